@@ -1,0 +1,191 @@
+"""Streaming summaries of an ensemble: mergeable, exact and independent of how replicates are split.
+
+A million replicates do not fit in memory as trajectories, so each chunk folds its months into
+fixed-bin histograms (quantiles to within one bin: 0.001 for alignment and ties), integer counts
+(crossings, first-crossing month, decisions) and exact sums (values rounded to 2^-32, summed as
+int64, so the mean does not depend on the order of addition).  Merging two accumulators is integer
+addition: any split of the replicates into chunks, processes or machines gives identical summaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from alliance_sim.model.compiled import ADVERSARY_OPTIONS, ALLY_OPTIONS, CHINA_OPTIONS, US_OPTIONS, Compiled
+from alliance_sim.model.engine import Decisions, EnsembleState
+from alliance_sim.model.mechanisms import trade
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+_FIXED = float(2**32)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One recorded quantity: how to read it from the state, its column dimension and histogram range."""
+
+    name: str
+    dim: str | None  # "ally", "pair" or None for a scalar per replicate
+    lo: float
+    hi: float
+    bins: int
+    unit: str
+    description: str
+
+
+SERIES = (
+    Series("alignment", "ally", -1, 1, 2000, "-1 Beijing .. +1 Washington",
+           "Alignment: (tie with patron - tie with challenger) / 2"),
+    Series("tie", "pair", -1, 1, 2000, "-1 .. 1", "Signed tie of each pair of actors"),
+    Series("cohesion", None, -1, 1, 2000, "-1 .. 1", "Trilateral cohesion: mean tie among patron and allies"),
+    Series("tariff", "ally", 0, 2, 2000, "fraction ad valorem", "Trade-weighted US tariff in force"),
+    Series("threat", "ally", 0, 1, 1000, "0 .. 1", "Perceived threat"),
+    Series("reliability", "ally", 0, 1, 1000, "0 .. 1", "Perceived reliability of the patron"),
+    Series("public_stance", "ally", -1, 1, 1000, "-1 .. 1", "Public opinion: (fav. US - fav. China) / 2"),
+    Series("leader_stance", "ally", -1, 1, 1000, "-1 .. 1", "Leader's effective stance"),
+    Series("defense_effort", "ally", 0, 20, 2000, "% of GDP", "Ally's defence effort"),
+    Series("burden_gap", "ally", 0, 20, 2000, "% of GDP", "Patron's demand minus ally's effort"),
+    Series("export_share_us", "ally", 0, 1, 1000, "fraction of exports", "Share of exports to the patron"),
+    Series("export_share_china", "ally", 0, 1, 1000, "fraction of exports",
+           "Share of exports to the challenger"),
+)
+
+DECISIONS = {"us_decision": ("ally", US_OPTIONS), "ally_decision": ("ally", ALLY_OPTIONS),
+             "china_decision": ("ally", CHINA_OPTIONS), "adversary_decision": ("adversary", ADVERSARY_OPTIONS)}
+
+
+def series_values(name: str, c: Compiled, s: EnsembleState) -> np.ndarray:
+    """(R, columns) values of series ``name`` in state ``s``."""
+    if name == "alignment":
+        return s.alignment
+    if name == "tie":
+        return s.ties[:, [i for i, _ in c.pairs], [j for _, j in c.pairs]]
+    if name == "cohesion":
+        return s.cohesion[:, None]
+    if name == "tariff":
+        return s.tariff
+    if name == "threat":
+        return s.threat[:, c.ally_idx]
+    if name == "reliability":
+        return s.reliability
+    if name == "public_stance":
+        return s.public
+    if name == "leader_stance":
+        return s.stance
+    if name == "defense_effort":
+        return s.effort
+    if name == "burden_gap":
+        return s.gap
+    if name == "export_share_us":
+        return trade.us_share(s.exports_us, s.exports_cn, c.share_us0, c.share_cn0)
+    if name == "export_share_china":
+        return trade.china_share(s.exports_us, s.exports_cn, c.share_us0, c.share_cn0)
+    raise KeyError(name)
+
+
+def decision_values(name: str, d: Decisions) -> np.ndarray:
+    return {"us_decision": d.us, "ally_decision": d.ally, "china_decision": d.china,
+            "adversary_decision": d.adversary}[name]
+
+
+def _histogram(values: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
+    """(columns, bins) counts of ``values`` (R, columns); values outside [lo, hi] go to the end bins."""
+    R, cols = values.shape
+    idx = np.floor((values - lo) * (bins / (hi - lo))).astype(np.int64)
+    np.clip(idx, 0, bins - 1, out=idx)
+    idx += np.arange(cols)[None, :] * bins
+    return np.bincount(idx.ravel(), minlength=cols * bins).reshape(cols, bins)
+
+
+def _fixed_sum(values: np.ndarray) -> np.ndarray:
+    """Exact, order-independent sum over replicates of values rounded to 2^-32."""
+    return np.rint(values * _FIXED).astype(np.int64).sum(axis=0)
+
+
+def histogram_quantiles(counts: np.ndarray, lo: float, hi: float, qs=QUANTILES) -> np.ndarray:
+    """Quantiles from bin counts (..., bins), linear within the bin; NaN where there are no counts."""
+    bins = counts.shape[-1]
+    width = (hi - lo) / bins
+    cum = np.cumsum(counts, axis=-1)
+    total = cum[..., -1:]
+    out = np.empty((len(qs),) + counts.shape[:-1])
+    for k, q in enumerate(qs):
+        target = q * total
+        idx = np.minimum((cum < target).sum(axis=-1, keepdims=True), bins - 1)
+        before = np.where(idx > 0, np.take_along_axis(cum, np.maximum(idx - 1, 0), -1), 0)
+        inbin = np.take_along_axis(counts, idx, -1)
+        frac = np.where(inbin > 0, (target - before) / np.maximum(inbin, 1), 0.0)
+        val = lo + (idx + np.clip(frac, 0, 1)) * width
+        out[k] = np.where(total > 0, val, np.nan)[..., 0]
+    return out
+
+
+class SummaryAccumulator:
+    """Monthly histograms, sums and counts for one chunk of replicates; merge with ``+=``."""
+
+    def __init__(self, c: Compiled):
+        T = c.months
+        self.months = T
+        self.n = 0
+        self.columns = {s.name: (c.n_allies if s.dim == "ally" else len(c.pairs) if s.dim == "pair" else 1)
+                        for s in SERIES}
+        self.hist = {s.name: np.zeros((T, self.columns[s.name], s.bins), dtype=np.int64) for s in SERIES}
+        self.sums = {s.name: np.zeros((T, self.columns[s.name]), dtype=np.int64) for s in SERIES}
+        A, D = c.n_allies, len(c.adversary_idx)
+        self.decision_counts = {
+            name: np.zeros((T, A if dim == "ally" else D, len(opts)), dtype=np.int64)
+            for name, (dim, opts) in DECISIONS.items()}
+        self.crossed_count = np.zeros((T, A), dtype=np.int64)  # crossed at least once by month t
+        self.below_count = np.zeros((T, A), dtype=np.int64)  # on Beijing's side in month t
+        self.first_cross = np.zeros((T + 1, A), dtype=np.int64)  # last row: never crossed
+        self.min_cohesion = np.zeros((1, 2000), dtype=np.int64)
+        self._crossed = None
+        self._first = None
+        self._min_coh = None
+
+    def record(self, t: int, c: Compiled, s: EnsembleState, d: Decisions) -> None:
+        """Fold the state after month t (and month t's decisions) into the summaries."""
+        if t == 0:
+            R = s.replicates
+            self.n += R
+            self._crossed = np.zeros((R, c.n_allies), dtype=bool)
+            self._first = np.full((R, c.n_allies), self.months, dtype=np.int64)
+            self._min_coh = np.full(R, np.inf)
+        for spec in SERIES:
+            v = series_values(spec.name, c, s)
+            self.hist[spec.name][t] += _histogram(v, spec.lo, spec.hi, spec.bins)
+            self.sums[spec.name][t] += _fixed_sum(v)
+        for name, (_, opts) in DECISIONS.items():
+            dv = decision_values(name, d)
+            for col in range(dv.shape[1]):
+                self.decision_counts[name][t, col] += np.bincount(dv[:, col], minlength=len(opts))
+        below = s.alignment < 0
+        newly = below & ~self._crossed
+        self._first[newly] = t
+        self._crossed |= below
+        self.crossed_count[t] += self._crossed.sum(axis=0)
+        self.below_count[t] += below.sum(axis=0)
+        np.minimum(self._min_coh, s.cohesion, out=self._min_coh)
+
+    def close(self) -> None:
+        """Fold per-replicate extremes into counts and drop the per-replicate arrays."""
+        if self._first is None:
+            return
+        for a in range(self._first.shape[1]):
+            self.first_cross[:, a] += np.bincount(self._first[:, a], minlength=self.months + 1)
+        self.min_cohesion += _histogram(self._min_coh[:, None], -1, 1, 2000)
+        self._crossed = self._first = self._min_coh = None
+
+    def __iadd__(self, other: SummaryAccumulator) -> SummaryAccumulator:
+        self.n += other.n
+        for k in self.hist:
+            self.hist[k] += other.hist[k]
+            self.sums[k] += other.sums[k]
+        for k in self.decision_counts:
+            self.decision_counts[k] += other.decision_counts[k]
+        self.crossed_count += other.crossed_count
+        self.below_count += other.below_count
+        self.first_cross += other.first_cross
+        self.min_cohesion += other.min_cohesion
+        return self
