@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from alliance_sim.model.batching import StructureMismatch, compile_batch
 from alliance_sim.model.compiled import compile_parameters
 from alliance_sim.model.model import AllianceModel
 from alliance_sim.model.parameters import Parameters
@@ -32,11 +33,12 @@ OUTCOMES = {
 }
 
 
-def _point_outcomes(model: AllianceModel, months: int) -> dict[str, np.ndarray]:
-    """Step ``model`` to the horizon and reduce its replicates to outcome arrays."""
-    R = model.state.replicates
-    crossed = np.zeros((R, model.compiled.n_allies), dtype=bool)
-    min_coh = np.full(R, np.inf)
+def _batch_outcomes(model: AllianceModel, months: int, n_points: int) -> dict[str, np.ndarray]:
+    """Step ``model`` (n_points × R rows) to the horizon; reduce each point's rows to outcome arrays."""
+    rows = model.state.replicates
+    R = rows // n_points
+    crossed = np.zeros((rows, model.compiled.n_allies), dtype=bool)
+    min_coh = np.full(rows, np.inf)
     for _ in range(months):
         model.step()
         s = model.state
@@ -44,33 +46,50 @@ def _point_outcomes(model: AllianceModel, months: int) -> dict[str, np.ndarray]:
         np.minimum(min_coh, s.cohesion, out=min_coh)
     s = model.state
     q = np.array(QUANTILES)
+
+    def per_point(x):
+        return x.reshape((n_points, R) + x.shape[1:])
+
+    align = per_point(s.alignment)
     return {
-        "p_crossed": crossed.mean(axis=0),
-        "p_beijing_side_final": (s.alignment < 0).mean(axis=0),
-        "final_alignment_mean": s.alignment.mean(axis=0),
-        "final_alignment_q": np.quantile(s.alignment, q, axis=0),
-        "final_cohesion_q": np.quantile(s.cohesion, q),
-        "min_cohesion_q": np.quantile(min_coh, q),
-        "final_tariff_mean": s.tariff.mean(axis=0),
-        "final_threat_mean": s.threat[:, model.compiled.ally_idx].mean(axis=0),
-        "final_reliability_mean": s.reliability.mean(axis=0),
+        "p_crossed": per_point(crossed).mean(axis=1),
+        "p_beijing_side_final": (align < 0).mean(axis=1),
+        "final_alignment_mean": align.mean(axis=1),
+        "final_alignment_q": np.moveaxis(np.quantile(align, q, axis=1), 0, 1),
+        "final_cohesion_q": np.quantile(per_point(s.cohesion), q, axis=1).T,
+        "min_cohesion_q": np.quantile(per_point(min_coh), q, axis=1).T,
+        "final_tariff_mean": per_point(s.tariff).mean(axis=1),
+        "final_threat_mean": per_point(s.threat[:, model.compiled.ally_idx]).mean(axis=1),
+        "final_reliability_mean": per_point(s.reliability).mean(axis=1),
     }
+
+
+def _run_block(params: list[Parameters], replicates: int, seed: int, months: int) -> dict[str, np.ndarray]:
+    """Outcomes of points that share the model's structure, in one batched ensemble."""
+    compiled = compile_batch(params, replicates, months)
+    ids = np.tile(np.arange(replicates), len(params))
+    model = AllianceModel(replicate_ids=ids, seed=seed, collect=False, compiled=compiled)
+    return _batch_outcomes(model, months, len(params))
 
 
 def run_points(base: Parameters, points: list[dict[str, Any]], replicates: int, seed: int | None = None,
                months: int | None = None) -> xr.Dataset:
     """Outcomes of each point (a dict of dotted-key overrides of ``base``) over ``replicates`` replicates.
 
-    Returns a dataset with dims (point, ally, quantile).
+    Points are run together as one batched ensemble when they share the model's structure, else one
+    by one; either way a point's outcomes depend only on its own parameters, ``replicates``, ``seed``
+    and ``months``.  Returns a dataset with dims (point, ally, quantile).
     """
     seed = base.simulation.seed if seed is None else int(seed)
     T = base.simulation.months if months is None else int(months)
     allies = compile_parameters(base, 1).allies
-    per_point = []
-    for overrides in points:
-        params = apply_overrides(base, overrides)
-        model = AllianceModel(params, replicate_ids=np.arange(replicates), seed=seed, months=T, collect=False)
-        per_point.append(_point_outcomes(model, T))
+    params = [apply_overrides(base, overrides) for overrides in points]
+    if params:
+        try:
+            out = _run_block(params, replicates, seed, T)
+        except StructureMismatch:
+            each = [_run_block([p], replicates, seed, T) for p in params]
+            out = {k: np.concatenate([e[k] for e in each]) for k in each[0]}
     data = {}
     dims = {"p_crossed": ("point", "ally"), "p_beijing_side_final": ("point", "ally"),
             "final_alignment_mean": ("point", "ally"), "final_alignment_q": ("point", "quantile", "ally"),
@@ -78,7 +97,7 @@ def run_points(base: Parameters, points: list[dict[str, Any]], replicates: int, 
             "final_tariff_mean": ("point", "ally"), "final_threat_mean": ("point", "ally"),
             "final_reliability_mean": ("point", "ally")}
     for key, d in dims.items():
-        arr = np.stack([p[key] for p in per_point]) if per_point else np.zeros((0,))
+        arr = out[key] if params else np.zeros((0,) + (5,) * (len(d) - 1))
         data[key] = xr.Variable(d, arr, {"long_name": OUTCOMES[key]})
     return xr.Dataset(data, coords={"point": np.arange(len(points)), "ally": allies,
                                     "quantile": list(QUANTILES)})

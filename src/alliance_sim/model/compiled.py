@@ -8,10 +8,12 @@ rates, scripted events) and the group sensitivities of citizens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from alliance_sim.model.calendar import month_labels, month_offset
+from alliance_sim.model.mechanisms.threat import stationary_stock
 from alliance_sim.model.parameters import Parameters
 
 # Citizen groups and how strongly each reacts to each kind of shock (docs/model.md §7.6).
@@ -98,7 +100,28 @@ class Compiled:
     ev_induce: np.ndarray  # (T, A) bool
     ev_coerce: np.ndarray  # (T, A) bool
     event_marks: list[tuple[int, str]] = field(default_factory=list)  # (month index, label)
-    retention: float = 1.0
+    retention: float = 1.0  # monthly retention of the threat stock, 2^(-1/half-life)
+    stock0: np.ndarray | None = None  # (n, S) stationary threat stock under the start-month rates
+    # Parameter blocks read by the engine: the pydantic blocks themselves, or, for a batch of
+    # parameter points (model/batching.py), namespaces whose varying fields are (R, 1) arrays.
+    mech: Any = None
+    pop: Any = None
+    upol: Any = None
+    apol: Any = None
+    cpol: Any = None
+    advpol: Any = None
+
+    def __post_init__(self):
+        p = self.params
+        self.mech = self.mech if self.mech is not None else p.mechanisms
+        self.pop = self.pop if self.pop is not None else p.population
+        self.upol = self.upol if self.upol is not None else p.us_policy
+        self.apol = self.apol if self.apol is not None else p.ally_policy
+        self.cpol = self.cpol if self.cpol is not None else p.china_policy
+        self.advpol = self.advpol if self.advpol is not None else p.adversary_policy
+        if self.stock0 is None:
+            self.stock0 = stationary_stock(self.proc_rate[0], self.proc_magnitude, self.proc_weights,
+                                           self.proc_source, len(self.sources), self.retention)
 
     @property
     def n(self) -> int:

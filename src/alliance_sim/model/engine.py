@@ -90,6 +90,19 @@ class Decisions:
 
 
 # ------------------------------------------------------------------------------ helper quantities
+# A parameter is a Python number, or in a batch of parameter points (alliance_sim.batch) an array of
+# shape (R, 1) with one value per replicate row; these reshape it for operands of other ranks.
+
+
+def _cube(x):
+    """A parameter shaped to broadcast against (R, ·, ·) arrays."""
+    return x.reshape(-1, 1, 1) if isinstance(x, np.ndarray) else x
+
+
+def _flat(x):
+    """A parameter shaped to broadcast against (R,) arrays."""
+    return x.reshape(-1) if isinstance(x, np.ndarray) else x
+
 
 
 def _tariff(c: Compiled, t: int, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +119,7 @@ def tie_drivers(c: Compiled, ties_now: np.ndarray, threat_total: np.ndarray, sto
                 reliability: np.ndarray, pain: np.ndarray, gap: np.ndarray, stance: np.ndarray,
                 cn_share: np.ndarray) -> np.ndarray:
     """D_ij, the sum of all mechanism terms acting on each tie (symmetric, logit units)."""
-    m = c.params.mechanisms
+    m = c.mech
     R, n = ties_now.shape[0], c.n
     ai, p, ch = c.ally_idx, c.patron, c.challenger
     C = np.zeros((R, n, n))
@@ -123,7 +136,7 @@ def tie_drivers(c: Compiled, ties_now: np.ndarray, threat_total: np.ndarray, sto
             C[:, :, j] -= m.source_threat_weight * by_source[:, :, s]
     for x in range(len(ai)):
         for y in range(x + 1, len(ai)):
-            C[:, ai[x], ai[y]] += m.common_threat_weight * np.minimum(threat_total[:, ai[x]],
+            C[:, ai[x], ai[y]] += _flat(m.common_threat_weight) * np.minimum(threat_total[:, ai[x]],
                                                                       threat_total[:, ai[y]])
     idx = np.arange(n)
     C[:, idx, idx] = 0.0
@@ -147,17 +160,16 @@ def _observe(c: Compiled, s: EnsembleState) -> None:
 
 def initial_citizens(c: Compiled, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Citizens' initial opinions: normal around 2f − 1 with the configured spread, clipped."""
-    pop = c.params.population
+    pop = c.pop
     R, A, N = keys.shape[0], c.n_allies, pop.size_per_ally
-    mean_us = domestic.opinion_from_share(c.fav_us0)
-    mean_cn = domestic.opinion_from_share(c.fav_cn0)
+    mean_us = np.broadcast_to(domestic.opinion_from_share(c.fav_us0), (R, A))[..., None]
+    mean_cn = np.broadcast_to(domestic.opinion_from_share(c.fav_cn0), (R, A))[..., None]
     if N == 0:
-        return (np.broadcast_to(mean_us[None, :, None], (R, A, 1)).copy(),
-                np.broadcast_to(mean_cn[None, :, None], (R, A, 1)).copy())
+        return mean_us.copy(), mean_cn.copy()
     u = rng.uniforms(keys, 0, rng.STREAM_CITIZEN_INIT, 4 * A * N).reshape(R, 2, A, N, 2)
     z = rng.normals_from_uniforms(u[..., 0], u[..., 1])
-    op_us = np.clip(mean_us[None, :, None] + pop.opinion_spread * z[:, 0], -1.0, 1.0)
-    op_cn = np.clip(mean_cn[None, :, None] + pop.opinion_spread * z[:, 1], -1.0, 1.0)
+    op_us = np.clip(mean_us + _cube(pop.opinion_spread) * z[:, 0], -1.0, 1.0)
+    op_cn = np.clip(mean_cn + _cube(pop.opinion_spread) * z[:, 1], -1.0, 1.0)
     return op_us, op_cn
 
 
@@ -166,14 +178,12 @@ def initial_state(c: Compiled, replicate_ids: np.ndarray, seed: int) -> Ensemble
     keys = rng.replicate_keys(seed, replicate_ids)
     R, A, n, D = keys.shape[0], c.n_allies, c.n, len(c.adversary_idx)
     ties0 = np.broadcast_to(c.initial_ties, (R, n, n)).copy()
-    stock0 = threat.stationary_stock(c.proc_rate[0], c.proc_magnitude, c.proc_weights,
-                                     c.proc_source, len(c.sources), c.retention)
     op_us, op_cn = initial_citizens(c, keys)
     zeros = np.zeros((R, A))
     country, tariff0 = _tariff(c, 0, zeros)
     s = EnsembleState(
         month=0, keys=keys, ties=ties0, intercept=np.zeros((R, n, n)),
-        stock=np.broadcast_to(stock0, (R, n, len(c.sources))).copy(),
+        stock=np.broadcast_to(c.stock0, (R, n, len(c.sources))).copy(),
         tariff_offset=zeros.copy(), demand_offset=zeros.copy(),
         effort=np.broadcast_to(c.defense0, (R, A)).copy(),
         latent=np.broadcast_to(burden.logit(c.reliability0), (R, A)).copy(),
@@ -191,11 +201,11 @@ def initial_state(c: Compiled, replicate_ids: np.ndarray, seed: int) -> Ensemble
     )
     _observe(c, s)
     s.prev_alignment = s.alignment.copy()
-    m = c.params.mechanisms
+    m = c.mech
     drivers0 = tie_drivers(c, s.ties, s.threat, s.stock, s.reliability, s.pain, s.gap, s.stance,
                            _cn_share(c, s))
     s.intercept = ties.calibrate_intercept(s.ties, ties.balance_pressure(s.ties), drivers0,
-                                           m.balance_weight)
+                                           _cube(m.balance_weight))
     return s
 
 
@@ -205,7 +215,7 @@ def initial_state(c: Compiled, replicate_ids: np.ndarray, seed: int) -> Ensemble
 def decide_patron(c: Compiled, s: EnsembleState, t: int) -> np.ndarray:
     """The patron's choice per ally (R, A): hold / escalate / relieve / raise_demand."""
     R, A = s.replicates, c.n_allies
-    pol = c.params.us_policy
+    pol = c.upol
     if pol.mode == "scripted":
         return np.zeros((R, A), dtype=np.int8)
     country, _ = _tariff(c, t, s.tariff_offset)
@@ -217,20 +227,21 @@ def decide_patron(c: Compiled, s: EnsembleState, t: int) -> np.ndarray:
 
 def decide_ally(c: Compiled, s: EnsembleState, t: int, a: int) -> np.ndarray:
     """Ally ``a``'s choice (R,): hold / concede / hedge / retaliate / play_chip."""
-    pol = c.params.ally_policy
-    pain0 = trade.tariff_pain(c.exports_to_gdp[a], c.share_us0[a], _tariff(c, 0, 0.0)[1][a])
-    pain_rise = np.maximum(s.pain[:, a] - pain0, 0.0)
-    chip_ok = c.chip[a] & ~s.chip_used[:, a] & (t >= c.chip_from[a])
-    util = decisions.ally_utilities(pol, s.threat[:, c.ally_idx[a]], s.reliability[:, a], pain_rise,
-                                    s.stance[:, a], chip_ok, c.chip_base[a], c.chip_pain[a])
+    pol = c.apol
+    col = slice(a, a + 1)  # keep a trailing axis so per-replicate parameters (R, 1) broadcast
+    pain0 = trade.tariff_pain(c.exports_to_gdp[..., col], c.share_us0[..., col], _tariff(c, 0, 0.0)[1][..., col])
+    pain_rise = np.maximum(s.pain[:, col] - pain0, 0.0)
+    chip_ok = c.chip[a] & ~s.chip_used[:, col] & (t >= c.chip_from[a])
+    util = decisions.ally_utilities(pol, s.threat[:, c.ally_idx[col]], s.reliability[:, col], pain_rise,
+                                    s.stance[:, col], chip_ok, c.chip_base[..., col], c.chip_pain[..., col])
     u = rng.uniform_column(s.keys, t, rng.STREAM_DECISION_ALLY, a)
-    return rng.logit_choice(util, u).astype(np.int8)
+    return rng.logit_choice(util[:, 0], u).astype(np.int8)
 
 
 def decide_challenger(c: Compiled, s: EnsembleState, t: int) -> np.ndarray:
     """The challenger's choice per ally (R, A): none / induce / coerce (scripted events force one)."""
     R, A = s.replicates, c.n_allies
-    pol = c.params.china_policy
+    pol = c.cpol
     if pol.mode == "behavioural":
         util = decisions.challenger_utilities(pol, s.alignment - s.prev_alignment, s.alignment,
                                               s.ally_last)
@@ -238,14 +249,14 @@ def decide_challenger(c: Compiled, s: EnsembleState, t: int) -> np.ndarray:
         choice = rng.logit_choice(util, u).astype(np.int8)
     else:
         choice = np.zeros((R, A), dtype=np.int8)
-    choice[:, c.ev_induce[t]] = 1
-    choice[:, c.ev_coerce[t]] = 2
+    choice = np.where(c.ev_induce[t], np.int8(1), choice)
+    choice = np.where(c.ev_coerce[t], np.int8(2), choice).astype(np.int8)
     return choice
 
 
 def decide_adversary(c: Compiled, s: EnsembleState, t: int, d: int) -> np.ndarray:
     """Adversary ``d``'s choice (R,): restrain / provoke."""
-    util = decisions.adversary_utilities(c.params.adversary_policy, s.cohesion, 1)[:, 0]
+    util = decisions.adversary_utilities(c.advpol, s.cohesion, 1)[:, 0]
     u = rng.uniform_column(s.keys, t, rng.STREAM_DECISION_ADVERSARY, d)
     return rng.logit_choice(util, u).astype(np.int8)
 
@@ -271,7 +282,7 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
     every month would cost as much as updating them): ``s`` must not be used afterwards.
     """
     p = c.params
-    m, pop, upol, apol, cpol = p.mechanisms, p.population, p.us_policy, p.ally_policy, p.china_policy
+    m, pop, upol, apol, cpol = c.mech, c.pop, c.upol, c.apol, c.cpol
     R, A, n = s.replicates, c.n_allies, c.n
     ai, pat, ch = c.ally_idx, c.patron, c.challenger
     new = replace(s, month=t + 1)
@@ -304,10 +315,10 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
         induced, coerced, c.share_cn0, cpol.inducement_market_access, cpol.coercion_export_loss), 0.0)
 
     # Threat: stochastic events, scripted shocks, coercion.
-    rates = np.broadcast_to(c.proc_rate[t], (R, len(c.proc_rate[t]))).copy()
+    rates = np.broadcast_to(c.proc_rate[t], (R, c.proc_rate.shape[-1])).copy()
     for k, adv in enumerate(c.proc_adversary):
         if adv >= 0:
-            rates[:, k] *= np.where(d.adversary[:, adv] == 1, c.provocation_multiplier[adv], 1.0)
+            rates[:, k] *= np.where(d.adversary[:, adv] == 1, c.provocation_multiplier[..., adv], 1.0)
     K = rates.shape[1]
     if K:
         u_count = rng.uniforms(s.keys, t, rng.STREAM_THREAT_COUNT, K)
@@ -340,11 +351,11 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
     d_tariff = np.maximum(new.tariff - s.tariff, 0.0)
     d_threat = np.maximum(new.threat[:, ai] - s.threat[:, ai], 0.0)
     d_threat_ch = np.maximum(threat_ch - threat_ch_old, 0.0)
-    shock_us = (-pop.tariff_nationalism * d_tariff[..., None] * GROUP_TARIFF_SENSITIVITY
-                + pop.threat_rally * d_threat[..., None] * GROUP_THREAT_SENSITIVITY)
-    shock_cn = (-pop.coercion_backlash * coerced[..., None] * GROUP_BACKLASH_SENSITIVITY
-                + pop.inducement_appeal * induced[..., None] * GROUP_APPEAL_SENSITIVITY
-                - pop.threat_rally * d_threat_ch[..., None] * GROUP_THREAT_SENSITIVITY)
+    shock_us = (-_cube(pop.tariff_nationalism) * d_tariff[..., None] * GROUP_TARIFF_SENSITIVITY
+                + _cube(pop.threat_rally) * d_threat[..., None] * GROUP_THREAT_SENSITIVITY)
+    shock_cn = (-_cube(pop.coercion_backlash) * coerced[..., None] * GROUP_BACKLASH_SENSITIVITY
+                + _cube(pop.inducement_appeal) * induced[..., None] * GROUP_APPEAL_SENSITIVITY
+                - _cube(pop.threat_rally) * d_threat_ch[..., None] * GROUP_THREAT_SENSITIVITY)
     if pop.size_per_ally == 0:
         mix = group_mix(pop)
         domestic.update_aggregate(new.op_us, s.anchor_us, mix, shock_us, pop.stubbornness)
@@ -354,8 +365,8 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
         mkeys = rng.month_stream_keys(s.keys, t, rng.STREAM_CITIZEN_NOISE)
         for o, (op, anchor, shock) in enumerate(((new.op_us, s.anchor_us, shock_us),
                                                  (new.op_cn, s.anchor_cn, shock_cn))):
-            domestic.update_citizens(op, anchor, groups, shock, mkeys, pop.conformity,
-                                     pop.stubbornness, pop.opinion_noise_sd, o)
+            domestic.update_citizens(op, anchor, groups, shock, mkeys, pop.conformity, pop.stubbornness,
+                                     pop.opinion_noise_sd, o)
     new.public = domestic.public_alignment(new.op_us, new.op_cn)
 
     # Leaders: scripted changes, then elections.
@@ -372,7 +383,7 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
     drivers = tie_drivers(c, s.ties, new.threat, new.stock, new.reliability, new.pain, new.gap,
                           new.stance, trade.china_share(new.exports_us, new.exports_cn, c.share_us0,
                                                         c.share_cn0))
-    tgt = ties.tie_target(s.intercept, ties.balance_pressure(s.ties), drivers, m.balance_weight)
+    tgt = ties.tie_target(s.intercept, ties.balance_pressure(s.ties), drivers, _cube(m.balance_weight))
     J = np.zeros((R, n, n))
     J[:, ai, pat] += (apol.concede_tie_impulse * conceded + apol.hedge_tie_impulse_us * hedged
                       + apol.retaliate_tie_impulse * retaliated + c.chip_tie * chipped
@@ -383,7 +394,7 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
                      + cpol.coercion_tie_impulse * coerced)
     impulses = J + np.swapaxes(J, 1, 2)
     n_pairs = len(c.pairs)
-    if m.tie_noise_sd > 0 and n_pairs:
+    if np.any(np.asarray(m.tie_noise_sd) > 0) and n_pairs:
         u = rng.uniforms(s.keys, t, rng.STREAM_TIE_NOISE, 2 * n_pairs)
         z = rng.normals_from_uniforms(u[:, 0::2], u[:, 1::2])
         pi = np.array([i for i, _ in c.pairs])
@@ -391,7 +402,7 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
         noise = ties.symmetric_noise(z, pi, pj, n, m.tie_noise_sd)
     else:
         noise = 0.0
-    new.ties = ties.tie_step(s.ties, tgt, m.tie_adjustment_rate, impulses, noise)
+    new.ties = ties.tie_step(s.ties, tgt, _cube(m.tie_adjustment_rate), impulses, noise)
     new.prev_alignment = s.alignment
     new.alignment = ties.alignment(new.ties, ai, pat, ch)
     new.cohesion = ties.cohesion(new.ties, c.alliance_pairs)

@@ -12,7 +12,7 @@ import numpy as np
 
 from alliance_sim.model import engine
 from alliance_sim.model.agents import AGENT_CLASSES
-from alliance_sim.model.compiled import compile_parameters
+from alliance_sim.model.compiled import Compiled, compile_parameters
 from alliance_sim.model.parameters import Parameters
 
 
@@ -25,13 +25,15 @@ class AllianceModel(mesa.Model):
     """
 
     def __init__(self, params: Parameters | None = None, replicate_ids=None, seed: int | None = None,
-                 months: int | None = None, collect: bool = True):
+                 months: int | None = None, collect: bool = True, compiled: Compiled | None = None):
+        if compiled is not None:  # a batch of parameter points (model/batching.py)
+            params = compiled.params
         params = params if params is not None else Parameters()
         seed = params.simulation.seed if seed is None else int(seed)
         super().__init__(rng=seed)
         self.params = params
         self.seed = seed
-        self.compiled = compile_parameters(params, months)
+        self.compiled = compiled if compiled is not None else compile_parameters(params, months)
         if replicate_ids is None:
             replicate_ids = np.arange(params.simulation.replicates)
         self.replicate_ids = np.asarray(replicate_ids, dtype=np.int64)

@@ -53,5 +53,6 @@ def challenger_utilities(pol, drift, alignment, ally_last):
 def adversary_utilities(pol, cohesion, n_adversaries):
     """(R, D, 2) utilities of restrain / provoke: provoke when the alliance looks divided."""
     u = np.zeros((cohesion.shape[0], n_adversaries, 2))
-    u[..., 1] = (pol.provoke_base_utility + pol.provoke_cohesion_weight * (1.0 - cohesion))[:, None]
+    cohesion = cohesion.reshape(-1, 1)  # parameters may be per-row arrays of shape (R, 1)
+    u[..., 1] = pol.provoke_base_utility + pol.provoke_cohesion_weight * (1.0 - cohesion)
     return u

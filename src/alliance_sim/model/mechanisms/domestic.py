@@ -24,9 +24,9 @@ _SQRT12 = np.sqrt(12.0)
 @numba.njit(cache=True, parallel=True, fastmath=False)
 def _citizens_kernel(op, anchor, groups, shock, keys, conformity, stubbornness, noise_sd, opinion):
     R, A, N = op.shape
-    scale = noise_sd * _SQRT12
     for r in numba.prange(R):
         key = keys[r]
+        gamma, beta, scale = conformity[r], stubbornness[r], noise_sd[r] * _SQRT12
         for a in range(A):
             mean = 0.0
             for i in range(N):
@@ -36,13 +36,18 @@ def _citizens_kernel(op, anchor, groups, shock, keys, conformity, stubbornness, 
                 x = op[r, a, i]
                 idx = ((a * N + i) * 2 + opinion)
                 u = uniform_from_key(key, idx)
-                x = (x + conformity * (mean - x) + stubbornness * (anchor[r, a, i] - x)
+                x = (x + gamma * (mean - x) + beta * (anchor[r, a, i] - x)
                      + shock[r, a, groups[i]] + scale * (u - 0.5))
                 if x > 1.0:
                     x = 1.0
                 elif x < -1.0:
                     x = -1.0
                 op[r, a, i] = x
+
+
+def _per_row(x, R: int) -> np.ndarray:
+    """A parameter (a number, or one value per replicate row) as a contiguous (R,) float array."""
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64).reshape(-1), (R,)))
 
 
 def update_citizens(op: np.ndarray, anchor: np.ndarray, groups: np.ndarray, shock: np.ndarray,
@@ -52,9 +57,9 @@ def update_citizens(op: np.ndarray, anchor: np.ndarray, groups: np.ndarray, shoc
 
     ``groups`` is each citizen's group index (N,); ``shock`` is per replicate, ally and group (R, A, G).
     """
+    R = op.shape[0]
     _citizens_kernel(op, anchor, groups, np.ascontiguousarray(shock, dtype=np.float64), month_keys,
-                     float(conformity),
-                     float(stubbornness), float(noise_sd), int(opinion))
+                     _per_row(conformity, R), _per_row(stubbornness, R), _per_row(noise_sd, R), int(opinion))
     return op
 
 
