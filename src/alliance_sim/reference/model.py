@@ -15,6 +15,7 @@ leaders, ties (docs/model.md §3).
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import mesa
 import numpy as np
@@ -277,7 +278,7 @@ class ReferenceModel(mesa.Model):
                 extra = add[x.index][s] + float(c.ev_threat[t, x.index, s])
                 if s == src_ch and isinstance(x, AllyAgent):
                     extra += p.china_policy.coercion_threat * (china[x.name] == "coerce")
-                x.stock[s] = retention * x.stock[s] + extra
+                x.stock[s] = max(retention * x.stock[s] + extra, 0.0)  # a détente cannot go below zero
 
     def _move_public(self, t, ally: AllyAgent, old_tariff, old_threat, old_threat_ch, china_choice) -> None:
         """Shocks by group (tariffs stir nationalism, threat rallies), then social influence and noise."""
@@ -343,15 +344,16 @@ class ReferenceModel(mesa.Model):
         self._observe_ties()
 
 
-def _poisson(u: float, rate: float, max_count: int = 30) -> int:
-    """Poisson count by inverting the CDF with the uniform ``u``."""
+def _poisson(u: float, rate: float) -> int:
+    """Poisson count by inverting the CDF with the uniform ``u`` (normal approximation above 500/month,
+    where e^-rate underflows)."""
+    if rate > 500.0:
+        return max(math.floor(rate + math.sqrt(rate) * NormalDist().inv_cdf(u) + 0.5), 0)
     p = math.exp(-rate)
     cdf, count = p, 0
-    for k in range(1, max_count + 1):
-        if u <= cdf:
-            break
+    while u > cdf and count < rate + 12.0 * math.sqrt(rate) + 20.0:
         count += 1
-        p = p * rate / k
+        p = p * rate / count
         cdf += p
     return count
 
