@@ -1,0 +1,410 @@
+"""Standard plots of an ensemble's results, made to be dropped into a briefing.
+
+Every function takes the results dataset (:func:`alliance_sim.results.to_dataset`, or one read back
+from ``results.nc``) — or, for :func:`plot_compare`, a dict ``name -> dataset`` — and returns a
+``matplotlib.figure.Figure``.  Figures are built without ``pyplot`` (no global state, no GUI
+backend: PNGs are rendered by Agg), and they display inline in a notebook.
+
+Conventions: the x axis is the simulated month (calendar labels), the suptitle names the scenario
+and the number of replicates, scripted events are dashed vertical lines with short labels, and the
+area below zero alignment is shaded as "Beijing's side".  Artists carry labels ("median",
+"50% band", "90% band", "Beijing's side") so tests and users can find them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+ACTOR_NAMES = {"USA": "United States", "JPN": "Japan", "KOR": "South Korea", "CHN": "China",
+               "PRK": "North Korea", "RUS": "Russia", "TWN": "Taiwan", "AUS": "Australia", "PHL": "Philippines"}
+ALLY_COLORS = {"JPN": "#2b5c9e", "KOR": "#1b8a6b"}
+_FALLBACK = ["#7b4fa0", "#c77c0e", "#5a6e7f", "#a0522d", "#2f8fbf"]
+SCENARIO_COLORS = ["#2b5c9e", "#d1495b", "#1b8a6b", "#edae49", "#7b4fa0", "#5a6e7f", "#c77c0e", "#00798c"]
+BEIJING_FILL = "#f6dede"
+BEIJING_TEXT = "#a33a3a"
+OPTION_COLORS = {
+    "escalate_tariff": "#d1495b", "relieve_tariff": "#66a182", "raise_demand": "#edae49",
+    "concede": "#2b5c9e", "hedge": "#edae49", "retaliate": "#d1495b", "play_chip": "#7b4fa0",
+    "induce": "#66a182", "coerce": "#d1495b", "provoke": "#d1495b", "restrain": "#dddddd",
+    "hold": "#eeeeee", "none": "#eeeeee",
+}
+QUIET_OPTIONS = ("hold", "none", "restrain")
+STANDARD_PLOTS = ("alignment", "cohesion", "crossing", "ties", "decisions")
+
+_RC = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9.5,
+       "xtick.labelsize": 9.5, "ytick.labelsize": 9.5}
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def actor_name(code: str) -> str:
+    """Display name of an actor id ('KOR' -> 'South Korea'); unknown ids are shown as they are."""
+    return ACTOR_NAMES.get(str(code), str(code))
+
+
+def ally_color(ally: str, position: int = 0) -> str:
+    return ALLY_COLORS.get(str(ally), _FALLBACK[position % len(_FALLBACK)])
+
+
+def _attr_list(ds: xr.Dataset, key: str) -> list[str]:
+    """A list-of-strings attribute, whether in memory (list), read back from netCDF (array) or
+    stored JSON-encoded (see :mod:`alliance_sim.rundir`)."""
+    value = ds.attrs.get(key, [])
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = [value] if value else []
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, list | tuple):
+        value = [value]
+    return [str(v) for v in value]
+
+
+def scenario_name(ds: xr.Dataset) -> str:
+    return str(ds.attrs.get("scenario") or "scenario")
+
+
+def replicates(ds: xr.Dataset) -> int:
+    return int(ds.attrs.get("replicates", 0))
+
+
+def title_of(ds: xr.Dataset, what: str) -> str:
+    """'tariff_shock_2025 — <what> (1,000 replicates)'."""
+    return f"{scenario_name(ds)} — {what} ({replicates(ds):,} replicates)"
+
+
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def month_tick_label(label: str) -> str:
+    """'2025-07' -> 'Jul 2025'."""
+    try:
+        year, month = str(label).split("-")
+        return f"{_MONTH_NAMES[int(month) - 1]} {year}"
+    except (ValueError, IndexError):
+        return str(label)
+
+
+def event_marks(ds: xr.Dataset) -> list[tuple[int, str]]:
+    """(month index, short label) of each month with scripted events; labels of one month are joined."""
+    months = [str(m) for m in ds.month.values]
+    by_month: dict[int, list[str]] = {}
+    for m, label in zip(_attr_list(ds, "event_months"), _attr_list(ds, "event_labels"), strict=False):
+        if m in months and label:
+            labels = by_month.setdefault(months.index(m), [])
+            if label not in labels:
+                labels.append(label)
+    return [(k, " / ".join(_shorten(x) for x in v)) for k, v in sorted(by_month.items())]
+
+
+def _shorten(label: str, width: int = 28) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def _month_axis(ax, ds: xr.Dataset) -> None:
+    """Calendar labels on the x axis, every few months so they never overlap."""
+    months = [str(m) for m in ds.month.values]
+    n = len(months)
+    step = max(1, math.ceil(n / 6))
+    if 3 < step < 6:
+        step = 6
+    elif 6 < step <= 12:
+        step = 12
+    ticks = list(range(0, n, step))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([month_tick_label(months[i]) for i in ticks], rotation=0)
+    ax.set_xlim(-0.5, n - 0.5)
+
+
+def _mark_events(ax, ds: xr.Dataset, *, labels: bool = True, where: str = "top") -> None:
+    """Dashed vertical lines at scripted events, with their short labels along the top or bottom."""
+    marks = event_marks(ds)
+    y, va = (0.985, "top") if where == "top" else (0.015, "bottom")
+    for k, label in marks:
+        ax.axvline(k, color="#555555", lw=0.9, ls="--", alpha=0.7, zorder=1, gid="event")
+        if labels:
+            ax.text(k + 0.12, y, label, transform=ax.get_xaxis_transform(), rotation=90, va=va,
+                    ha="left", fontsize=8, color="#333333", gid="event_label", zorder=5,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6})
+
+
+def _beijing_side(ax, ymin: float = -1.0, *, label: bool = True) -> None:
+    """Zero line labelled "Beijing's side" with the area below it shaded."""
+    ax.axhspan(ymin, 0, color=BEIJING_FILL, zorder=0, lw=0, label="Beijing's side")
+    ax.axhline(0, color=BEIJING_TEXT, lw=1.0, zorder=1, gid="zero")
+    if label:
+        ax.text(0.01, -0.03, "Beijing's side", transform=ax.get_yaxis_transform(), va="top", ha="left",
+                fontsize=9, color=BEIJING_TEXT, style="italic")
+
+
+def _bands(ax, x, q: xr.DataArray, color: str, *, median_label: str = "median", alpha50: float = 0.35,
+           alpha90: float = 0.15, show90: bool = True, lw: float = 2.2):
+    """90 % and 50 % bands and the median line of a (quantile, month) array."""
+    if show90:
+        ax.fill_between(x, q.sel(quantile=0.05).values, q.sel(quantile=0.95).values, color=color,
+                        alpha=alpha90, lw=0, label="90% band")
+    ax.fill_between(x, q.sel(quantile=0.25).values, q.sel(quantile=0.75).values, color=color,
+                    alpha=alpha50, lw=0, label="50% band")
+    (line,) = ax.plot(x, q.sel(quantile=0.5).values, color=color, lw=lw, label=median_label)
+    return line
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    return fig
+
+
+def _with_rc(func):
+    """Draw with the module's font sizes without touching the user's global rcParams."""
+    import functools
+
+    import matplotlib as mpl
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with mpl.rc_context(_RC):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+# ------------------------------------------------------------------------------------ plots
+
+
+@_with_rc
+def plot_alignment(ds: xr.Dataset) -> Figure:
+    """Fan chart of each ally's alignment (+1 Washington .. -1 Beijing): median, 50 % and 90 % bands."""
+    allies = [str(a) for a in ds.ally.values]
+    fig = _new_figure(5.2 * len(allies) + 0.6, 4.6)
+    axes = fig.subplots(1, len(allies), sharey=True, squeeze=False)[0]
+    x = np.arange(ds.sizes["month"])
+    for i, (ax, ally) in enumerate(zip(axes, allies, strict=True)):
+        q = ds.alignment_q.sel(ally=ally)
+        _beijing_side(ax)
+        _bands(ax, x, q, ally_color(ally, i))
+        _mark_events(ax, ds, where="bottom")
+        ax.set_title(actor_name(ally), loc="left", fontweight="bold")
+        _month_axis(ax, ds)
+        ax.set_ylim(-1, 1)
+        ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+        if i == 0:
+            ax.set_ylabel("alignment  (−1 Beijing … +1 Washington)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+    fig.suptitle(title_of(ds, "alignment"), fontsize=13, fontweight="bold")
+    return fig
+
+
+@_with_rc
+def plot_cohesion(ds: xr.Dataset) -> Figure:
+    """Trilateral cohesion (mean tie among the patron and its allies): median with 50 % and 90 % bands."""
+    fig = _new_figure(8.0, 4.4)
+    ax = fig.subplots()
+    x = np.arange(ds.sizes["month"])
+    ax.axhline(0, color="#888888", lw=0.8)
+    _bands(ax, x, ds.cohesion_q, "#5a4e8c")
+    _mark_events(ax, ds)
+    _month_axis(ax, ds)
+    lo = float(min(ds.cohesion_q.min(), 0.0))
+    ax.set_ylim(max(-1.0, lo - 0.05), 1)
+    ax.set_ylabel("cohesion  (mean allied tie, −1 … 1)")
+    ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+    if "min_cohesion_q" in ds:
+        ax.text(0.99, 0.02, f"median of each run's lowest cohesion: {float(ds.min_cohesion_q.sel(quantile=0.5)):.2f}",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=9, color="#444444")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+    fig.suptitle(title_of(ds, "trilateral cohesion"), fontsize=13, fontweight="bold")
+    return fig
+
+
+@_with_rc
+def plot_crossing(ds: xr.Dataset) -> Figure:
+    """Probability that each ally has crossed to Beijing's side (alignment < 0) at least once by each month."""
+    fig = _new_figure(9.0, 4.8)
+    ax = fig.subplots()
+    x = np.arange(ds.sizes["month"])
+    for i, ally in enumerate(str(a) for a in ds.ally.values):
+        color = ally_color(ally, i)
+        y = ds.p_crossed.sel(ally=ally).values
+        ax.plot(x, y, color=color, lw=2.4, label=f"{actor_name(ally)}: has crossed", drawstyle="default")
+        if "p_beijing_side" in ds:
+            ax.plot(x, ds.p_beijing_side.sel(ally=ally).values, color=color, lw=1.3, ls=":",
+                    label=f"{actor_name(ally)}: on Beijing's side that month")
+        ax.annotate(f"{y[-1]:.0%}", (x[-1], y[-1]), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=10, color=color, fontweight="bold")
+    _mark_events(ax, ds)
+    _month_axis(ax, ds)
+    ax.set_xlim(-0.5, len(x) - 0.5 + max(1.0, 0.06 * len(x)))
+    top = float(ds.p_crossed.max()) if ds.p_crossed.size else 0.0
+    ax.set_ylim(0, max(0.1, min(1.0, top * 1.15 + 0.02)))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylabel("probability")
+    ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle(title_of(ds, "chance of having crossed to Beijing's side"), fontsize=13, fontweight="bold")
+    return fig
+
+
+def tie_matrix(ds: xr.Dataset, month: str | None = None, quantile: float = 0.5) -> tuple[list[str], np.ndarray]:
+    """Actors and the symmetric matrix of the ``quantile`` of each tie at ``month`` (default: the
+    horizon); the diagonal is NaN."""
+    month = str(ds.month.values[-1]) if month is None else month
+    pairs = [str(p) for p in ds.pair.values]
+    actors: list[str] = []
+    for p in pairs:
+        for a in p.split("-"):
+            if a not in actors:
+                actors.append(a)
+    m = np.full((len(actors), len(actors)), np.nan)
+    values = ds.tie_q.sel(quantile=quantile, month=month).values
+    for p, v in zip(pairs, values, strict=True):
+        a, b = p.split("-")
+        i, j = actors.index(a), actors.index(b)
+        m[i, j] = m[j, i] = float(v)
+    return actors, m
+
+
+@_with_rc
+def plot_ties(ds: xr.Dataset) -> Figure:
+    """Heatmap of the median tie between every pair of actors at the horizon."""
+    actors, m = tie_matrix(ds)
+    n = len(actors)
+    fig = _new_figure(1.25 * n + 3.2, 1.1 * n + 1.8)
+    ax = fig.subplots()
+    im = ax.imshow(np.ma.masked_invalid(m), cmap="RdBu", norm=TwoSlopeNorm(vcenter=0.0, vmin=-1.0, vmax=1.0))
+    names = [actor_name(a) for a in actors]
+    ax.set_xticks(range(n), names, rotation=30, ha="right")
+    ax.set_yticks(range(n), names)
+    ax.set_facecolor("#f2f2f2")
+    for i in range(n):
+        for j in range(n):
+            if np.isfinite(m[i, j]):
+                ax.text(j, i, f"{m[i, j]:+.2f}", ha="center", va="center", fontsize=11,
+                        color="white" if abs(m[i, j]) > 0.55 else "#222222", fontweight="bold")
+    ax.tick_params(length=0)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    cbar = fig.colorbar(im, ax=ax, shrink=0.85)
+    cbar.set_label("tie  (−1 hostile … +1 close)")
+    month = month_tick_label(str(ds.month.values[-1]))
+    fig.suptitle(title_of(ds, f"median ties, {month}"), fontsize=12, fontweight="bold")
+    return fig
+
+
+@_with_rc
+def plot_decisions(ds: xr.Dataset) -> Figure:
+    """Share of replicates taking each decision, month by month: one row per agent (US, ally, China,
+    adversaries), one column per ally; 'hold'/'none'/'restrain' are the blank remainder."""
+    allies = [str(a) for a in ds.ally.values]
+    rows: list[tuple[str, list[tuple[str, xr.DataArray]], str]] = []  # (row name, panels, option dim)
+    for var, fmt in (("us_decision_freq", "US toward {}"), ("ally_decision_freq", "{} decides"),
+                     ("china_decision_freq", "China toward {}")):
+        if var in ds:
+            odim = [d for d in ds[var].dims if d.endswith("_option")][0]
+            rows.append((var, [(fmt.format(actor_name(a)), ds[var].sel(ally=a)) for a in allies], odim))
+    adversaries = [str(a) for a in ds.adversary.values] if "adversary" in ds.dims else []
+    if adversaries and "adversary_decision_freq" in ds:
+        var = "adversary_decision_freq"
+        odim = [d for d in ds[var].dims if d.endswith("_option")][0]
+        rows.append((var, [(f"{actor_name(a)} decides", ds[var].sel(adversary=a)) for a in adversaries], odim))
+    ncols = max(len(panels) for _, panels, _ in rows)
+    fig = _new_figure(4.6 * ncols + 2.4, 2.4 * len(rows) + 0.9)
+    axes = fig.subplots(len(rows), ncols, squeeze=False, sharex=True)
+    x = np.arange(ds.sizes["month"])
+    for r, (_, panels, odim) in enumerate(rows):
+        options = [str(o) for o in ds[odim].values if str(o) not in QUIET_OPTIONS]
+        colors = [OPTION_COLORS.get(o, "#999999") for o in options]
+        labels = [o.replace("_", " ") for o in options]
+        top = max(float(np.max(sum(da.sel({odim: o}).values for o in options))) for _, da in panels) if options else 0
+        for c in range(ncols):
+            ax = axes[r][c]
+            if c >= len(panels):
+                ax.set_visible(False)
+                continue
+            title, da = panels[c]
+            ax.stackplot(x, *[da.sel({odim: o}).values for o in options], colors=colors, labels=labels,
+                         alpha=0.9, lw=0)
+            ax.set_ylim(0, max(0.05, min(1.0, top * 1.15 + 0.01)))
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+            ax.set_title(title, loc="left", fontsize=10.5, fontweight="bold")
+            ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+            _mark_events(ax, ds, labels=(r == 0))
+            _month_axis(ax, ds)
+            if c == 0:
+                ax.set_ylabel("share of runs")
+            if c == len(panels) - 1:
+                handles, names = ax.get_legend_handles_labels()
+                ax.legend(handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                          frameon=False, fontsize=9)
+    fig.suptitle(title_of(ds, "decisions (share of runs; the rest hold)"), fontsize=13, fontweight="bold")
+    return fig
+
+
+@_with_rc
+def plot_compare(results: Mapping[str, xr.Dataset]) -> Figure:
+    """One panel per ally with every scenario's median alignment and 50 % band overlaid."""
+    if not results:
+        raise ValueError("plot_compare: no scenarios given")
+    names = list(results)
+    first = results[names[0]]
+    allies = [str(a) for a in first.ally.values]
+    fig = _new_figure(5.4 * len(allies) + 0.6, 4.8)
+    axes = fig.subplots(1, len(allies), sharey=True, squeeze=False)[0]
+    x = np.arange(first.sizes["month"])
+    for i, (ax, ally) in enumerate(zip(axes, allies, strict=True)):
+        _beijing_side(ax)
+        for k, name in enumerate(names):
+            ds = results[name]
+            if ally not in [str(a) for a in ds.ally.values]:
+                continue
+            q = ds.alignment_q.sel(ally=ally)
+            xs = np.arange(ds.sizes["month"])
+            _bands(ax, xs, q, SCENARIO_COLORS[k % len(SCENARIO_COLORS)], median_label=name, show90=False,
+                   alpha50=0.18)
+        _mark_events(ax, first, where="bottom")
+        ax.set_title(actor_name(ally), loc="left", fontweight="bold")
+        _month_axis(ax, first)
+        ax.set_xlim(-0.5, len(x) - 0.5)
+        ax.set_ylim(-1, 1)
+        ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+        if i == 0:
+            ax.set_ylabel("alignment  (−1 Beijing … +1 Washington)")
+    handles = [ln for ln in axes[0].lines if ln.get_label() in names]
+    fig.legend(handles, [h.get_label() for h in handles], loc="outside lower center", ncols=min(len(names), 4),
+               frameon=False, title="median and 50% band of each scenario")
+    reps = sorted({replicates(ds) for ds in results.values()})
+    rep_text = f"{reps[0]:,} replicates each" if len(reps) == 1 else "replicates: " + ", ".join(f"{r:,}" for r in reps)
+    fig.suptitle(f"{' vs '.join(names)} — alignment ({rep_text}, same random numbers)", fontsize=12.5,
+                 fontweight="bold")
+    return fig
+
+
+PLOTTERS = {"alignment": plot_alignment, "cohesion": plot_cohesion, "crossing": plot_crossing,
+            "ties": plot_ties, "decisions": plot_decisions}
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=dpi, facecolor="white")
+    return path
+
+
+def save_all(ds: xr.Dataset, folder: str | Path) -> list[Path]:
+    """Write the standard set (alignment, cohesion, crossing, ties, decisions) as PNGs into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [save_figure(PLOTTERS[name](ds), folder / f"{name}.png") for name in STANDARD_PLOTS]
