@@ -43,23 +43,55 @@ def _check_month(value: str) -> str:
 class BargainingChip(Strict):
     """A one-time bargaining chip an ally can play to trade autonomy for relief (e.g. OPCON)."""
 
-    name: str = P("OPCON", "-", "seed article: Seoul may link OPCON transfer to tariff relief",
-                  "Label of the chip, shown in decision records.")
-    available_from: str | None = P(None, "calendar month", "scenario choice",
-                                   "First month the chip can be played; None = from the start.")
-    base_utility: float = P(-3.0, "logit utility", "assumption: rare, deliberate move",
-                            "Utility of playing the chip before tariff pain is counted.", ge=-20, le=20)
-    tariff_pain_weight: float = P(0.5, "utility per pp of GDP", "assumption",
-                                  "How much tariff pain (percent of GDP taxed) raises the chip's appeal.",
-                                  ge=0, le=10)
-    defense_effort_increase: float = P(0.2, "% of GDP", "assumption: taking over wartime command "
-                                       "raises own defence spending", "Rise in own defence effort.",
-                                       ge=0, le=3)
-    tie_impulse_us: float = P(-0.02, "tie units", "assumption: autonomy signals some distance",
-                              "Immediate change of the tie with the patron.", ge=-1, le=1)
-    us_relief_bonus: float = P(2.0, "logit utility", "assumption: the chip is offered for relief",
-                               "Added to the patron's relief utility for this ally for `bonus_months`.",
-                               ge=0, le=10)
+    name: str = P(
+        "OPCON",
+        "-",
+        "seed article: Seoul may link OPCON transfer to tariff relief",
+        "Label of the chip, shown in decision records.",
+    )
+    available_from: str | None = P(
+        None, "calendar month", "scenario choice", "First month the chip can be played; None = from the start."
+    )
+    base_utility: float = P(
+        -3.0,
+        "logit utility",
+        "assumption: rare, deliberate move",
+        "Utility of playing the chip before tariff pain is counted.",
+        ge=-20,
+        le=20,
+    )
+    tariff_pain_weight: float = P(
+        0.5,
+        "utility per pp of GDP",
+        "assumption",
+        "How much tariff pain (percent of GDP taxed) raises the chip's appeal.",
+        ge=0,
+        le=10,
+    )
+    defense_effort_increase: float = P(
+        0.2,
+        "% of GDP",
+        "assumption: taking over wartime command raises own defence spending",
+        "Rise in own defence effort.",
+        ge=0,
+        le=3,
+    )
+    tie_impulse_us: float = P(
+        -0.02,
+        "tie units",
+        "assumption: autonomy signals some distance",
+        "Immediate change of the tie with the patron.",
+        ge=-1,
+        le=1,
+    )
+    us_relief_bonus: float = P(
+        2.0,
+        "logit utility",
+        "assumption: the chip is offered for relief",
+        "Added to the patron's relief utility for this ally for `bonus_months`.",
+        ge=0,
+        le=10,
+    )
     bonus_months: int = P(6, "months", "assumption", "How long the relief bonus lasts.", ge=1, le=60)
 
     _month = field_validator("available_from")(lambda v: v if v is None else _check_month(v))
@@ -68,53 +100,108 @@ class BargainingChip(Strict):
 class PublicOpinion(Strict):
     """Initial public opinion of one ally (Pew-style favourability shares)."""
 
-    favorable_us_share: float = P(0.55, "fraction of public", "Pew Research spring 2025: majorities "
-                                  "in Japan and Korea view the US favourably (approximate)",
-                                  "Share of the public with a favourable view of the patron.", ge=0, le=1)
-    favorable_china_share: float = P(0.15, "fraction of public", "Pew Research 2024/2025 (approximate; "
-                                     "to verify)", "Share with a favourable view of the challenger.",
-                                     ge=0, le=1)
+    favorable_us_share: float = P(
+        0.55,
+        "fraction of public",
+        "Pew Research spring 2025: majorities in Japan and Korea view the US favourably (approximate)",
+        "Share of the public with a favourable view of the patron.",
+        ge=0,
+        le=1,
+    )
+    favorable_china_share: float = P(
+        0.15,
+        "fraction of public",
+        "Pew Research 2024/2025 (approximate; to verify)",
+        "Share with a favourable view of the challenger.",
+        ge=0,
+        le=1,
+    )
 
 
 class Actor(Strict):
     """One country agent.  Ally-only fields are ignored for other roles."""
 
-    label: str = P("", "-", "-", "Display name.")
+    label: str = P("", "-", "display only", "Display name.")
     role: Literal["patron", "challenger", "ally", "adversary"] = P(
-        "ally", "-", "model design", "patron (US), challenger (China), ally, or adversary "
-        "(an agent that chooses to provoke, e.g. North Korea).")
-    exports_to_gdp: float = P(0.2, "fraction of GDP", "national accounts 2024", "Goods exports / GDP.",
-                              ge=0, le=2)
-    export_share_us: float = P(0.19, "fraction of exports", "BRIEF §6 (MoF Japan, KITA 2024)",
-                               "Share of goods exports going to the patron.", ge=0, le=1)
-    export_share_china: float = P(0.18, "fraction of exports", "BRIEF §6 (MoF Japan, KITA 2024)",
-                                  "Share of goods exports going to the challenger.", ge=0, le=1)
+        "ally",
+        "-",
+        "model design",
+        "patron (US), challenger (China), ally, or adversary (an agent that chooses to provoke, e.g. North Korea).",
+    )
+    exports_to_gdp: float = P(0.2, "fraction of GDP", "national accounts 2024", "Goods exports / GDP.", ge=0, le=2)
+    export_share_us: float = P(
+        0.19,
+        "fraction of exports",
+        "BRIEF §6 (MoF Japan, KITA 2024)",
+        "Share of goods exports going to the patron.",
+        ge=0,
+        le=1,
+    )
+    export_share_china: float = P(
+        0.18,
+        "fraction of exports",
+        "BRIEF §6 (MoF Japan, KITA 2024)",
+        "Share of goods exports going to the challenger.",
+        ge=0,
+        le=1,
+    )
     sector_shares: dict[str, float] = P(
-        {}, "fraction of exports to US", "usafricaonline 2025-07-23 (Japan autos 52.3/148.2 bn)",
+        {},
+        "fraction of exports to US",
+        "usafricaonline 2025-07-23 (Japan autos 52.3/148.2 bn)",
         "Share of exports to the patron in each Section-232 sector (e.g. autos, steel); these "
-        "goods pay the sector rate instead of the country rate.")
-    defense_spending_gdp: float = P(1.5, "% of GDP", "SIPRI April 2025", "Own defence effort at start.",
-                                    ge=0, le=15)
-    initial_reliability: float = P(0.7, "probability-like index 0..1", "assumption: most allies "
-                                   "trust the US commitment at the start", "Perceived reliability of "
-                                   "the patron (1 - fear of abandonment).", ge=0.01, le=0.99)
-    entrapment_sensitivity: float = P(0.5, "0..1", "Snyder 1984; assumption", "How strongly this ally "
-                                      "fears entrapment in a patron–challenger conflict.", ge=0, le=1)
-    leader_orientation: float = P(0.0, "-1 conciliatory .. +1 hawkish", "seed article / timeline",
-                                  "Leader's own stance toward the challenger.", ge=-1, le=1)
-    hawk_orientation: float = P(0.7, "-1..1", "assumption", "Orientation of a hawkish election winner.",
-                                ge=-1, le=1)
-    conciliatory_orientation: float = P(-0.3, "-1..1", "assumption",
-                                        "Orientation of a conciliatory election winner.", ge=-1, le=1)
-    leader_latitude: float = P(0.5, "alignment units", "Putnam 1988 (two-level game); assumption",
-                               "How far the leader's stance may stray from the public's.", ge=0, le=2)
-    elections: list[str] = P([], "calendar months", "timeline-2025-2026.md", "Months of national "
-                             "elections that can change the leader.")
+        "goods pay the sector rate instead of the country rate.",
+    )
+    defense_spending_gdp: float = P(1.5, "% of GDP", "SIPRI April 2025", "Own defence effort at start.", ge=0, le=15)
+    initial_reliability: float = P(
+        0.7,
+        "probability-like index 0..1",
+        "assumption: most allies trust the US commitment at the start",
+        "Perceived reliability of the patron (1 - fear of abandonment).",
+        ge=0.01,
+        le=0.99,
+    )
+    entrapment_sensitivity: float = P(
+        0.5,
+        "0..1",
+        "Snyder 1984; assumption",
+        "How strongly this ally fears entrapment in a patron–challenger conflict.",
+        ge=0,
+        le=1,
+    )
+    leader_orientation: float = P(
+        0.0,
+        "-1 conciliatory .. +1 hawkish",
+        "seed article / timeline",
+        "Leader's own stance toward the challenger.",
+        ge=-1,
+        le=1,
+    )
+    hawk_orientation: float = P(0.7, "-1..1", "assumption", "Orientation of a hawkish election winner.", ge=-1, le=1)
+    conciliatory_orientation: float = P(
+        -0.3, "-1..1", "assumption", "Orientation of a conciliatory election winner.", ge=-1, le=1
+    )
+    leader_latitude: float = P(
+        0.5,
+        "alignment units",
+        "Putnam 1988 (two-level game); assumption",
+        "How far the leader's stance may stray from the public's.",
+        ge=0,
+        le=2,
+    )
+    elections: list[str] = P(
+        [], "calendar months", "timeline-2025-2026.md", "Months of national elections that can change the leader."
+    )
     public: PublicOpinion = Field(default_factory=PublicOpinion)
     bargaining_chip: BargainingChip | None = P(None, "-", "scenario choice", "Optional one-time chip.")
-    provocation_rate_multiplier: float = P(2.5, "x rate", "assumption", "Adversary only: factor on "
-                                           "its threat processes' rates in a month it provokes.", ge=1,
-                                           le=20)
+    provocation_rate_multiplier: float = P(
+        2.5,
+        "x rate",
+        "assumption",
+        "Adversary only: factor on its threat processes' rates in a month it provokes.",
+        ge=1,
+        le=20,
+    )
 
     _elections = field_validator("elections")(lambda v: [_check_month(m) for m in v])
 
@@ -133,20 +220,40 @@ class Actor(Strict):
 def default_actors() -> dict[str, Actor]:
     """The four default actors with 2024/2025 figures (sources in docs/parameters.md)."""
     return {
-        "USA": Actor(label="United States", role="patron"),
-        "CHN": Actor(label="China", role="challenger"),
+        "USA": Actor(
+            label="United States", role="patron", defense_spending_gdp=3.4, export_share_us=0.0, export_share_china=0.07
+        ),
+        "CHN": Actor(
+            label="China", role="challenger", defense_spending_gdp=1.7, export_share_us=0.15, export_share_china=0.0
+        ),
         "JPN": Actor(
-            label="Japan", role="ally", exports_to_gdp=0.18, export_share_us=0.199,
-            export_share_china=0.176, sector_shares={"autos": 0.35, "steel": 0.02},
-            defense_spending_gdp=1.4, initial_reliability=0.7, entrapment_sensitivity=0.5,
-            leader_orientation=0.0, hawk_orientation=0.7, conciliatory_orientation=-0.2,
+            label="Japan",
+            role="ally",
+            exports_to_gdp=0.18,
+            export_share_us=0.199,
+            export_share_china=0.176,
+            sector_shares={"autos": 0.35, "steel": 0.02},
+            defense_spending_gdp=1.4,
+            initial_reliability=0.7,
+            entrapment_sensitivity=0.5,
+            leader_orientation=0.0,
+            hawk_orientation=0.7,
+            conciliatory_orientation=-0.2,
             public=PublicOpinion(favorable_us_share=0.55, favorable_china_share=0.12),
         ),
         "KOR": Actor(
-            label="South Korea", role="ally", exports_to_gdp=0.37, export_share_us=0.187,
-            export_share_china=0.195, sector_shares={"autos": 0.27, "steel": 0.03},
-            defense_spending_gdp=2.6, initial_reliability=0.65, entrapment_sensitivity=0.6,
-            leader_orientation=-0.3, hawk_orientation=0.7, conciliatory_orientation=-0.3,
+            label="South Korea",
+            role="ally",
+            exports_to_gdp=0.37,
+            export_share_us=0.187,
+            export_share_china=0.195,
+            sector_shares={"autos": 0.27, "steel": 0.03},
+            defense_spending_gdp=2.6,
+            initial_reliability=0.65,
+            entrapment_sensitivity=0.6,
+            leader_orientation=-0.3,
+            hawk_orientation=0.7,
+            conciliatory_orientation=-0.3,
             public=PublicOpinion(favorable_us_share=0.61, favorable_china_share=0.2),
         ),
     }
@@ -154,8 +261,7 @@ def default_actors() -> dict[str, Actor]:
 
 def default_ties() -> dict[str, float]:
     """Initial signed ties, 'A-B' = value in [-1, 1]; unlisted pairs start at 0."""
-    return {"USA-JPN": 0.8, "USA-KOR": 0.7, "JPN-KOR": 0.3, "USA-CHN": -0.5,
-            "CHN-JPN": -0.3, "CHN-KOR": 0.0}
+    return {"USA-JPN": 0.8, "USA-KOR": 0.7, "JPN-KOR": 0.3, "USA-CHN": -0.5, "CHN-JPN": -0.3, "CHN-KOR": 0.0}
 
 
 # -------------------------------------------------------------------------------- threat and trade
@@ -164,9 +270,9 @@ def default_ties() -> dict[str, float]:
 class RateStep(Strict):
     """From `month` on, a threat process arrives at `rate_per_month`."""
 
-    month: str = P("2025-01", "calendar month", "-", "When the new rate starts.")
-    rate_per_month: float = P(1.0, "events / month", "-", "New mean arrival rate.", ge=0, le=50)
-    label: str = P("", "-", "-", "Shown on plots when non-empty.")
+    month: str = P("2025-01", "calendar month", "scenario choice", "When the new rate starts.")
+    rate_per_month: float = P(1.0, "events / month", "scenario choice", "New mean arrival rate.", ge=0, le=50)
+    label: str = P("", "-", "display only", "Shown on plots when non-empty.")
 
     _month = field_validator("month")(_check_month)
 
@@ -177,15 +283,31 @@ class ThreatProcess(Strict):
     The perceived-threat stock starts at its stationary level under the start-month rate, so a
     process changes alignment only when its rate changes (`rate_schedule`) or by chance."""
 
-    source: str = P("PRK", "actor id", "-", "Who causes the events; if it is an actor, events also "
-                    "sour the tie with it.")
-    rate_per_month: float = P(1.0, "events / month", "see docs/parameters.md", "Mean arrivals.",
-                              ge=0, le=50)
-    mean_magnitude: float = P(0.05, "threat-stock units", "assumption (calibrated scale)",
-                              "Mean size of one event's addition to the perceived-threat stock.",
-                              ge=0, le=5)
-    targets: dict[str, float] = P({}, "weight 0..1", "geography/exposure; assumption",
-                                  "How much each actor perceives the events.")
+    source: str = P(
+        "PRK",
+        "actor id",
+        "scenario choice",
+        "Who causes the events; if it is an actor, events also sour the tie with it.",
+    )
+    rate_per_month: float = P(
+        1.0,
+        "events / month",
+        "per-process defaults: docs/model.md §5 (NK launch counts, JCG Senkaku intrusion counts; assumption)",
+        "Mean arrivals.",
+        ge=0,
+        le=50,
+    )
+    mean_magnitude: float = P(
+        0.05,
+        "threat-stock units",
+        "assumption (calibrated scale)",
+        "Mean size of one event's addition to the perceived-threat stock.",
+        ge=0,
+        le=5,
+    )
+    targets: dict[str, float] = P(
+        {}, "weight 0..1", "geography/exposure; assumption", "How much each actor perceives the events."
+    )
     rate_schedule: list[RateStep] = P([], "-", "scenario choice", "Dated changes of the rate.")
 
     @field_validator("targets")
@@ -200,12 +322,15 @@ class ThreatProcess(Strict):
 def default_threats() -> dict[str, ThreatProcess]:
     """North Korea, Chinese grey-zone activity, Russia–North Korea cooperation."""
     return {
-        "nk_provocations": ThreatProcess(source="PRK", rate_per_month=1.5, mean_magnitude=0.05,
-                                         targets={"KOR": 1.0, "JPN": 0.8, "USA": 0.2}),
-        "china_grey_zone": ThreatProcess(source="CHN", rate_per_month=3.0, mean_magnitude=0.03,
-                                         targets={"JPN": 1.0, "KOR": 0.4}),
-        "russia_nk_cooperation": ThreatProcess(source="RUS", rate_per_month=0.3, mean_magnitude=0.08,
-                                               targets={"KOR": 0.8, "JPN": 0.6, "USA": 0.2}),
+        "nk_provocations": ThreatProcess(
+            source="PRK", rate_per_month=1.5, mean_magnitude=0.05, targets={"KOR": 1.0, "JPN": 0.8, "USA": 0.2}
+        ),
+        "china_grey_zone": ThreatProcess(
+            source="CHN", rate_per_month=3.0, mean_magnitude=0.03, targets={"JPN": 1.0, "KOR": 0.4}
+        ),
+        "russia_nk_cooperation": ThreatProcess(
+            source="RUS", rate_per_month=0.3, mean_magnitude=0.08, targets={"KOR": 0.8, "JPN": 0.6, "USA": 0.2}
+        ),
     }
 
 
@@ -213,11 +338,15 @@ class TariffStep(Strict):
     """From `month` on, the patron's tariff on `target` (an ally) is `rate` for `sector`."""
 
     month: str = P("2025-01", "calendar month", "timeline-2025-2026.md", "When the rate takes effect.")
-    target: str = P("KOR", "actor id", "-", "The ally taxed.")
-    sector: str = P("country", "-", "-", "'country' for the baseline/reciprocal rate, or a sector "
-                    "named in the ally's sector_shares (autos, steel, …).")
+    target: str = P("KOR", "actor id", "scenario choice", "The ally taxed.")
+    sector: str = P(
+        "country",
+        "-",
+        "timeline-2025-2026.md (Section 232 sectors)",
+        "'country' for the baseline/reciprocal rate, or a sector named in the ally's sector_shares (autos, steel, …).",
+    )
     rate: float = P(0.1, "fraction ad valorem", "timeline-2025-2026.md", "Tariff rate.", ge=0, le=2)
-    label: str = P("", "-", "-", "Shown on plots' time axis when non-empty.")
+    label: str = P("", "-", "display only", "Shown on plots' time axis when non-empty.")
 
     _month = field_validator("month")(_check_month)
 
@@ -226,10 +355,17 @@ class DemandStep(Strict):
     """From `month` on, the patron demands `defense_gdp` % of GDP of `target`."""
 
     month: str = P("2025-01", "calendar month", "timeline-2025-2026.md", "When the demand is made.")
-    target: str = P("KOR", "actor id", "-", "The ally asked.")
-    defense_gdp: float = P(3.5, "% of GDP", "Korea Herald 2025: US presses allies toward 5%",
-                           "Demanded defence effort.", ge=0, le=15)
-    label: str = P("", "-", "-", "Shown on plots when non-empty.")
+    target: str = P("KOR", "actor id", "scenario choice", "The ally asked.")
+    defense_gdp: float = P(
+        3.5,
+        "% of GDP",
+        "NATO's June 2025 target of 3.5 % core defence (of 5 % in all), "
+        "which US officials pressed on Asian allies (Korea Herald 2025)",
+        "Demanded defence effort.",
+        ge=0,
+        le=15,
+    )
+    label: str = P("", "-", "display only", "Shown on plots when non-empty.")
 
     _month = field_validator("month")(_check_month)
 
@@ -237,17 +373,29 @@ class DemandStep(Strict):
 class ScriptedEvent(Strict):
     """A dated event: a threat shock, a reassurance summit, a leader change, a Chinese action."""
 
-    month: str = P("2025-01", "calendar month", "-", "When it happens.")
+    month: str = P("2025-01", "calendar month", "scenario choice", "When it happens.")
     kind: Literal["threat", "reassurance", "leader", "inducement", "coercion"] = P(
-        "threat", "-", "-", "threat: adds `magnitude` to targets' threat stock; reassurance: adds "
+        "threat",
+        "-",
+        "model design",
+        "threat: adds `magnitude` to targets' threat stock; reassurance: adds "
         "`magnitude` (logit units) to perceived reliability; leader: sets `orientation`; "
-        "inducement/coercion: China acts on the targets as if it had chosen to.")
-    targets: list[str] = P([], "actor ids", "-", "Who is affected.")
-    magnitude: float = P(0.0, "kind-specific", "-", "Size.", ge=-5, le=5)
-    orientation: float = P(0.0, "-1..1", "-", "For kind = leader: the new leader's orientation.",
-                           ge=-1, le=1)
-    source: str = P("", "actor id", "-", "For kind = threat: who caused it (sours that tie).")
-    label: str = P("", "-", "-", "Shown on plots.")
+        "inducement/coercion: China acts on the targets as if it had chosen to.",
+    )
+    targets: list[str] = P([], "actor ids", "scenario choice", "Who is affected.")
+    magnitude: float = P(
+        0.0,
+        "threat-stock units (threat) or logit units (reassurance)",
+        "scenario choice",
+        "Size; negative for a détente or a snub.",
+        ge=-5,
+        le=5,
+    )
+    orientation: float = P(
+        0.0, "-1..1", "scenario choice", "For kind = leader: the new leader's orientation.", ge=-1, le=1
+    )
+    source: str = P("", "actor id", "scenario choice", "For kind = threat: who caused it (sours that tie).")
+    label: str = P("", "-", "display only", "Shown on plots.")
 
     _month = field_validator("month")(_check_month)
 
@@ -258,101 +406,245 @@ class ScriptedEvent(Strict):
 class Mechanisms(Strict):
     """Weights of the terms in the tie targets and the state updates (see docs/model.md §7)."""
 
-    tie_adjustment_rate: float = P(0.15, "1 / month", "assumption: relations adjust over quarters "
-                                   "(half-life ≈ 4 months)", "Fraction of the gap to the tie target "
-                                   "closed each month.", ge=0, le=1)
-    balance_weight: float = P(0.5, "logit units", "Heider 1946; Marvel et al. 2011; assumption",
-                              "Weight of triadic balance pressure in every tie target.", ge=0, le=10)
-    threat_weight: float = P(1.5, "logit units per unit threat×reliability", "Walt 1987; assumption",
-                             "Pull toward the patron from perceived threat when the patron is reliable.",
-                             ge=0, le=20)
-    source_threat_weight: float = P(1.0, "logit units per unit threat", "Walt 1987; assumption",
-                                    "Souring of the tie with whoever causes the threat.", ge=0, le=20)
-    common_threat_weight: float = P(0.8, "logit units", "assumption: shared threat drew Japan and "
-                                    "Korea together in 2023", "Pull between two allies from their "
-                                    "common (minimum) threat.", ge=0, le=20)
-    tariff_weight: float = P(0.4, "logit units per pp of GDP", "assumption (calibrated scale)",
-                             "Strain on the tie with the patron per percentage point of GDP taxed.",
-                             ge=0, le=20)
-    burden_weight: float = P(0.2, "logit units per pp of GDP gap", "Olson & Zeckhauser 1966; "
-                             "assumption", "Friction per point of GDP between demand and effort.",
-                             ge=0, le=20)
-    entrapment_weight: float = P(0.5, "logit units", "Snyder 1984; assumption", "Dampening of closeness "
-                                 "to a patron in conflict with the challenger.", ge=0, le=20)
-    leader_weight: float = P(0.6, "logit units per stance unit", "Putnam 1988; assumption",
-                             "Pull of the leader's stance on the ties with patron and challenger.",
-                             ge=0, le=20)
-    china_trade_weight: float = P(3.0, "logit units per export share", "economic interdependence; "
-                                  "assumption", "Pull toward the challenger from exports to it.",
-                                  ge=0, le=50)
-    tie_noise_sd: float = P(0.02, "tie units / month", "assumption: unmodelled diplomacy",
-                            "Standard deviation of monthly random shocks to each tie.", ge=0, le=1)
-    threat_half_life_months: float = P(6.0, "months", "assumption: salience of an incident fades "
-                                       "over two quarters", "Half-life of the perceived-threat stock.",
-                                       gt=0, le=240)
-    reliability_adjustment_rate: float = P(0.2, "1 / month", "assumption", "Fraction of the gap to "
-                                           "target reliability closed each month.", ge=0, le=1)
-    reliability_tariff_sensitivity: float = P(0.3, "logit per pp of GDP", "assumption",
-                                              "Fall in perceived reliability per point of GDP taxed.",
-                                              ge=0, le=20)
-    reliability_demand_sensitivity: float = P(0.3, "logit per pp of GDP gap", "assumption",
-                                              "Fall in perceived reliability per point of burden gap.",
-                                              ge=0, le=20)
-    trade_elasticity: float = P(1.5, "-", "short-run import demand elasticity, 1–4 in the trade "
-                                "literature (Fajgelbaum et al. 2020); assumption", "Exports to the "
-                                "patron scale with (1+tariff)^-elasticity.", ge=0, le=10)
-    trade_adjustment_rate: float = P(0.1, "1 / month", "assumption: supply chains re-route over a "
-                                     "year", "Fraction of the gap to target exports closed monthly.",
-                                     ge=0, le=1)
-    diversion_to_china: float = P(0.3, "fraction", "Korea Customs Service May 2025 (US share 18.7→"
-                                  "15.5 %, China 19.5→21.8 %); assumption", "Share of exports lost to "
-                                  "the patron that re-route to the challenger.", ge=0, le=1)
-    coercion_backfire_threat_level: float = P(0.5, "perceived threat 0..1", "THAAD 2017 precedent; "
-                                              "assumption", "Above this perceived threat, coercion "
-                                              "pushes the target toward the patron.", ge=0, le=1)
-    coercion_intimidation: float = P(0.3, "tie units per unit threat gap", "assumption",
-                                     "Size of coercion's push on the tie with the patron.", ge=0, le=5)
+    tie_adjustment_rate: float = P(
+        0.15,
+        "1 / month",
+        "assumption: relations adjust over quarters (half-life ≈ 4 months)",
+        "Fraction of the gap to the tie target closed each month.",
+        ge=0,
+        le=1,
+    )
+    balance_weight: float = P(
+        0.5,
+        "logit units",
+        "Heider 1946; Marvel et al. 2011; assumption",
+        "Weight of triadic balance pressure in every tie target.",
+        ge=0,
+        le=10,
+    )
+    threat_weight: float = P(
+        1.5,
+        "logit units per unit threat×reliability",
+        "Walt 1987; assumption",
+        "Pull toward the patron from perceived threat when the patron is reliable.",
+        ge=0,
+        le=20,
+    )
+    source_threat_weight: float = P(
+        1.0,
+        "logit units per unit threat",
+        "Walt 1987; assumption",
+        "Souring of the tie with whoever causes the threat.",
+        ge=0,
+        le=20,
+    )
+    common_threat_weight: float = P(
+        0.8,
+        "logit units",
+        "assumption: shared threat drew Japan and Korea together in 2023",
+        "Pull between two allies from their common (minimum) threat.",
+        ge=0,
+        le=20,
+    )
+    tariff_weight: float = P(
+        0.4,
+        "logit units per pp of GDP",
+        "assumption (calibrated scale)",
+        "Strain on the tie with the patron per percentage point of GDP taxed.",
+        ge=0,
+        le=20,
+    )
+    burden_weight: float = P(
+        0.2,
+        "logit units per pp of GDP gap",
+        "Olson & Zeckhauser 1966; assumption",
+        "Friction per point of GDP between demand and effort.",
+        ge=0,
+        le=20,
+    )
+    entrapment_weight: float = P(
+        0.5,
+        "logit units",
+        "Snyder 1984; assumption",
+        "Dampening of closeness to a patron in conflict with the challenger.",
+        ge=0,
+        le=20,
+    )
+    leader_weight: float = P(
+        0.6,
+        "logit units per stance unit",
+        "Putnam 1988; assumption",
+        "Pull of the leader's stance on the ties with patron and challenger.",
+        ge=0,
+        le=20,
+    )
+    china_trade_weight: float = P(
+        3.0,
+        "logit units per export share",
+        "economic interdependence; assumption",
+        "Pull toward the challenger from exports to it.",
+        ge=0,
+        le=50,
+    )
+    tie_noise_sd: float = P(
+        0.02,
+        "tie units / month",
+        "assumption: unmodelled diplomacy",
+        "Standard deviation of monthly random shocks to each tie.",
+        ge=0,
+        le=1,
+    )
+    threat_half_life_months: float = P(
+        6.0,
+        "months",
+        "assumption: salience of an incident fades over two quarters",
+        "Half-life of the perceived-threat stock.",
+        gt=0,
+        le=240,
+    )
+    reliability_adjustment_rate: float = P(
+        0.2, "1 / month", "assumption", "Fraction of the gap to target reliability closed each month.", ge=0, le=1
+    )
+    reliability_tariff_sensitivity: float = P(
+        0.3, "logit per pp of GDP", "assumption", "Fall in perceived reliability per point of GDP taxed.", ge=0, le=20
+    )
+    reliability_demand_sensitivity: float = P(
+        0.3,
+        "logit per pp of GDP gap",
+        "assumption",
+        "Fall in perceived reliability per point of burden gap.",
+        ge=0,
+        le=20,
+    )
+    trade_elasticity: float = P(
+        1.5,
+        "-",
+        "Fajgelbaum et al. (2020) estimate ≈2.5 for US import demand in "
+        "the long run; 1.5 for the monthly short-run target (assumption)",
+        "Exports to the patron scale with (1+tariff)^-elasticity.",
+        ge=0,
+        le=10,
+    )
+    trade_adjustment_rate: float = P(
+        0.1,
+        "1 / month",
+        "assumption: supply chains re-route over a year",
+        "Fraction of the gap to target exports closed monthly.",
+        ge=0,
+        le=1,
+    )
+    diversion_to_china: float = P(
+        0.5,
+        "fraction",
+        "Korea Customs Service 1–10 May 2025 (US share 18.7→"
+        "15.5 %, China 19.5→21.8 %) implies ≈0.7 in a 10-day window; 0.5 as a "
+        "conservative central value (assumption; range 0.3–0.7)",
+        "Share of exports lost to the patron that re-route to the challenger.",
+        ge=0,
+        le=1,
+    )
+    coercion_backfire_threat_level: float = P(
+        0.75,
+        "perceived threat 0..1",
+        "THAAD 2017 precedent; "
+        "assumption: set between the default start-month threat of "
+        "Korea (≈0.70) and Japan (≈0.78)",
+        "Above this perceived threat, coercion pushes the target toward the patron.",
+        ge=0,
+        le=1,
+    )
+    coercion_intimidation: float = P(
+        0.3,
+        "tie units per unit threat gap",
+        "assumption",
+        "Size of coercion's push on the tie with the patron.",
+        ge=0,
+        le=5,
+    )
 
 
 class Population(Strict):
     """Citizens of each ally (vectorized); size 0 = one aggregate opinion per ally."""
 
-    size_per_ally: int = P(100, "citizens", "design: enough for heterogeneity, small for speed",
-                           "Citizens simulated per ally and replicate; 0 = aggregate opinion.",
-                           ge=0, le=100_000)
-    conformity: float = P(0.1, "1 / month", "DeGroot/Friedkin–Johnsen social influence; assumption",
-                          "Pull of each citizen toward the population mean.", ge=0, le=1)
-    stubbornness: float = P(0.05, "1 / month", "Friedkin & Johnsen 1990; assumption",
-                            "Pull of each citizen toward their initial opinion.", ge=0, le=1)
-    opinion_noise_sd: float = P(0.03, "opinion units / month", "assumption", "Idiosyncratic monthly "
-                                "noise (uniform with this sd).", ge=0, le=1)
+    size_per_ally: int = P(
+        100,
+        "citizens",
+        "design: enough for heterogeneity, small for speed",
+        "Citizens simulated per ally and replicate; 0 = aggregate opinion.",
+        ge=0,
+        le=100_000,
+    )
+    conformity: float = P(
+        0.1,
+        "1 / month",
+        "DeGroot/Friedkin–Johnsen social influence; assumption",
+        "Pull of each citizen toward the population mean.",
+        ge=0,
+        le=1,
+    )
+    stubbornness: float = P(
+        0.05,
+        "1 / month",
+        "Friedkin & Johnsen 1990; assumption",
+        "Pull of each citizen toward their initial opinion.",
+        ge=0,
+        le=1,
+    )
+    opinion_noise_sd: float = P(
+        0.03, "opinion units / month", "assumption", "Idiosyncratic monthly noise (uniform with this sd).", ge=0, le=1
+    )
     opinion_spread: float = P(0.4, "opinion units", "assumption", "SD of initial opinions.", ge=0, le=2)
-    share_exporters: float = P(0.25, "fraction", "assumption", "Citizens tied to export industries.",
-                               ge=0, le=1)
-    share_security_minded: float = P(0.25, "fraction", "assumption", "Citizens most moved by threat.",
-                                     ge=0, le=1)
-    share_nationalists: float = P(0.2, "fraction", "assumption", "Citizens most moved by slights.",
-                                  ge=0, le=1)
-    tariff_nationalism: float = P(1.5, "opinion units per unit tariff rise", "assumption: a tariff "
-                                  "announcement stirs nationalism", "Fall in favourability of the "
-                                  "patron per unit rise of the effective tariff.", ge=0, le=20)
-    threat_rally: float = P(0.8, "opinion units per unit threat rise", "rally-round-the-flag; "
-                            "assumption", "Rise in favourability of the patron per unit rise of "
-                            "perceived threat.", ge=0, le=20)
-    coercion_backlash: float = P(0.1, "opinion units per coercion", "THAAD 2017 backlash; assumption",
-                                 "Fall in favourability of the challenger when it coerces.", ge=0,
-                                 le=2)
-    inducement_appeal: float = P(0.04, "opinion units per inducement", "assumption",
-                                 "Rise in favourability of the challenger when it induces.", ge=0, le=2)
-    election_public_weight: float = P(3.0, "logit per alignment unit", "assumption", "How strongly "
-                                      "public alignment favours a hawkish winner.", ge=0, le=50)
+    share_exporters: float = P(0.25, "fraction", "assumption", "Citizens tied to export industries.", ge=0, le=1)
+    share_security_minded: float = P(0.25, "fraction", "assumption", "Citizens most moved by threat.", ge=0, le=1)
+    share_nationalists: float = P(0.2, "fraction", "assumption", "Citizens most moved by slights.", ge=0, le=1)
+    tariff_nationalism: float = P(
+        1.5,
+        "opinion units per unit tariff rise",
+        "assumption: a tariff announcement stirs nationalism",
+        "Fall in favourability of the patron per unit rise of the effective tariff.",
+        ge=0,
+        le=20,
+    )
+    threat_rally: float = P(
+        0.8,
+        "opinion units per unit threat rise",
+        "rally-round-the-flag; assumption",
+        "Rise in favourability of the patron per unit rise of perceived threat.",
+        ge=0,
+        le=20,
+    )
+    coercion_backlash: float = P(
+        0.1,
+        "opinion units per coercion",
+        "THAAD 2017 backlash; assumption",
+        "Fall in favourability of the challenger when it coerces.",
+        ge=0,
+        le=2,
+    )
+    inducement_appeal: float = P(
+        0.04,
+        "opinion units per inducement",
+        "assumption",
+        "Rise in favourability of the challenger when it induces.",
+        ge=0,
+        le=2,
+    )
+    election_public_weight: float = P(
+        3.0,
+        "logit per alignment unit",
+        "assumption",
+        "How strongly public alignment favours a hawkish winner.",
+        ge=0,
+        le=50,
+    )
 
     @model_validator(mode="after")
     def _groups(self):
         total = self.share_exporters + self.share_security_minded + self.share_nationalists
         if total > 1.0 + 1e-9:
-            raise ValueError(f"share_exporters + share_security_minded + share_nationalists must be "
-                             f"at most 1, got {total:g}")
+            raise ValueError(
+                f"share_exporters + share_security_minded + share_nationalists must be at most 1, got {total:g}"
+            )
         return self
 
 
@@ -360,51 +652,115 @@ class PatronPolicy(Strict):
     """The patron's rule: 'scripted' (schedules only) or 'transactional' (logit choices per ally)."""
 
     mode: Literal["scripted", "transactional"] = P("transactional", "-", "model design", "Rule.")
-    escalate_base_utility: float = P(-3.5, "logit utility", "assumption", "Escalation appeal.",
-                                     ge=-20, le=20)
-    escalate_gap_weight: float = P(0.5, "utility per pp gap", "assumption", "Escalation appeal per "
-                                   "point of burden gap.", ge=0, le=20)
-    escalate_retaliation_weight: float = P(2.0, "utility", "assumption", "After the ally retaliated.",
-                                           ge=0, le=20)
+    escalate_base_utility: float = P(-3.5, "logit utility", "assumption", "Escalation appeal.", ge=-20, le=20)
+    escalate_gap_weight: float = P(
+        0.5, "utility per pp gap", "assumption", "Escalation appeal per point of burden gap.", ge=0, le=20
+    )
+    escalate_retaliation_weight: float = P(2.0, "utility", "assumption", "After the ally retaliated.", ge=0, le=20)
     relief_base_utility: float = P(-3.5, "logit utility", "assumption", "Relief appeal.", ge=-20, le=20)
-    relief_concession_weight: float = P(3.0, "utility", "assumption", "After the ally conceded.",
-                                        ge=0, le=20)
-    raise_demand_base_utility: float = P(-4.0, "logit utility", "assumption", "Demand-raise appeal.",
-                                         ge=-20, le=20)
-    raise_demand_concession_weight: float = P(1.5, "utility", "assumption: transactional asks for "
-                                              "more after a concession", "", ge=0, le=20)
-    tariff_step: float = P(0.05, "fraction ad valorem", "assumption", "Tariff change per escalation "
-                           "or relief.", ge=0, le=1)
-    max_tariff_offset: float = P(0.5, "fraction ad valorem", "assumption", "Cap on cumulated "
-                                 "behavioural escalation above the schedule.", ge=0, le=2)
+    relief_concession_weight: float = P(3.0, "utility", "assumption", "After the ally conceded.", ge=0, le=20)
+    raise_demand_base_utility: float = P(-4.0, "logit utility", "assumption", "Demand-raise appeal.", ge=-20, le=20)
+    raise_demand_concession_weight: float = P(
+        1.5,
+        "utility",
+        "assumption: transactional asks for more after a concession",
+        "Demand-raise appeal after the ally conceded.",
+        ge=0,
+        le=20,
+    )
+    tariff_step: float = P(
+        0.05, "fraction ad valorem", "assumption", "Tariff change per escalation or relief.", ge=0, le=1
+    )
+    max_tariff_offset: float = P(
+        0.5,
+        "fraction ad valorem",
+        "assumption",
+        "Cap on cumulated behavioural escalation above the schedule.",
+        ge=0,
+        le=2,
+    )
     demand_step: float = P(0.5, "% of GDP", "assumption", "Demand rise per decision.", ge=0, le=5)
 
 
 class AllyPolicy(Strict):
     """How allies choose: hold, concede, hedge, retaliate, or play a bargaining chip (logit)."""
 
-    concede_base_utility: float = P(-3.0, "logit utility", "assumption", "", ge=-20, le=20)
-    concede_protection_weight: float = P(2.0, "utility per threat×reliability", "Snyder 1984",
-                                         "Need for protection makes concessions likelier.", ge=0, le=20)
-    concede_pain_weight: float = P(0.3, "utility per pp GDP", "assumption", "", ge=0, le=20)
-    concede_stance_weight: float = P(0.8, "utility per stance", "assumption", "", ge=0, le=20)
-    hedge_base_utility: float = P(-3.0, "logit utility", "assumption", "", ge=-20, le=20)
-    hedge_unreliability_weight: float = P(2.0, "utility per (1-reliability)", "assumption", "",
-                                          ge=0, le=20)
-    hedge_stance_weight: float = P(1.0, "utility per stance", "assumption", "Conciliatory leaders "
-                                   "hedge more.", ge=0, le=20)
-    hedge_pain_weight: float = P(0.3, "utility per pp GDP", "assumption", "", ge=0, le=20)
-    retaliate_base_utility: float = P(-4.5, "logit utility", "assumption: allies rarely retaliate",
-                                      "", ge=-20, le=20)
-    retaliate_pain_weight: float = P(0.4, "utility per pp GDP", "assumption", "", ge=0, le=20)
-    retaliate_threat_weight: float = P(2.0, "utility per unit threat", "assumption: threatened allies "
-                                       "avoid retaliation", "", ge=0, le=20)
-    concede_effort_step: float = P(0.1, "% of GDP", "assumption", "Defence effort added by a "
-                                   "concession.", ge=0, le=2)
-    concede_tie_impulse: float = P(0.04, "tie units", "assumption", "", ge=0, le=1)
-    hedge_tie_impulse_china: float = P(0.04, "tie units", "assumption", "", ge=0, le=1)
-    hedge_tie_impulse_us: float = P(-0.02, "tie units", "assumption", "", ge=-1, le=0)
-    retaliate_tie_impulse: float = P(-0.08, "tie units", "assumption", "", ge=-1, le=0)
+    concede_base_utility: float = P(
+        -3.0,
+        "logit utility",
+        "assumption",
+        "Appeal of conceding (more defence effort, fewer frictions) before other terms.",
+        ge=-20,
+        le=20,
+    )
+    concede_protection_weight: float = P(
+        2.0,
+        "utility per threat×reliability",
+        "Snyder 1984",
+        "Need for protection makes concessions likelier.",
+        ge=0,
+        le=20,
+    )
+    concede_pain_weight: float = P(
+        0.3, "utility per pp GDP", "assumption", "Tariff pain above the start makes concessions likelier.", ge=0, le=20
+    )
+    concede_stance_weight: float = P(
+        0.8, "utility per stance", "assumption", "Hawkish (pro-patron) leaders concede more readily.", ge=0, le=20
+    )
+    hedge_base_utility: float = P(
+        -3.0,
+        "logit utility",
+        "assumption",
+        "Appeal of hedging toward the challenger before other terms.",
+        ge=-20,
+        le=20,
+    )
+    hedge_unreliability_weight: float = P(
+        2.0,
+        "utility per (1-reliability)",
+        "assumption",
+        "Doubts about the patron's reliability make hedging likelier.",
+        ge=0,
+        le=20,
+    )
+    hedge_stance_weight: float = P(
+        1.0, "utility per stance", "assumption", "Conciliatory leaders hedge more.", ge=0, le=20
+    )
+    hedge_pain_weight: float = P(
+        0.3, "utility per pp GDP", "assumption", "Tariff pain above the start makes hedging likelier.", ge=0, le=20
+    )
+    retaliate_base_utility: float = P(
+        -4.5,
+        "logit utility",
+        "assumption: allies rarely retaliate",
+        "Appeal of retaliating against the patron's tariffs before other terms.",
+        ge=-20,
+        le=20,
+    )
+    retaliate_pain_weight: float = P(
+        0.4, "utility per pp GDP", "assumption", "Tariff pain above the start makes retaliation likelier.", ge=0, le=20
+    )
+    retaliate_threat_weight: float = P(
+        2.0,
+        "utility per unit threat",
+        "assumption: threatened allies avoid retaliation",
+        "Perceived threat makes retaliation against the protector less likely.",
+        ge=0,
+        le=20,
+    )
+    concede_effort_step: float = P(0.1, "% of GDP", "assumption", "Defence effort added by a concession.", ge=0, le=2)
+    concede_tie_impulse: float = P(
+        0.04, "tie units", "assumption", "Immediate rise of the tie with the patron after a concession.", ge=0, le=1
+    )
+    hedge_tie_impulse_china: float = P(
+        0.04, "tie units", "assumption", "Immediate rise of the tie with the challenger after hedging.", ge=0, le=1
+    )
+    hedge_tie_impulse_us: float = P(
+        -0.02, "tie units", "assumption", "Immediate change of the tie with the patron after hedging.", ge=-1, le=0
+    )
+    retaliate_tie_impulse: float = P(
+        -0.08, "tie units", "assumption", "Immediate change of the tie with the patron after retaliation.", ge=-1, le=0
+    )
 
 
 class ChallengerPolicy(Strict):
@@ -412,31 +768,96 @@ class ChallengerPolicy(Strict):
     aligns harder with the patron)."""
 
     mode: Literal["scripted", "behavioural"] = P("behavioural", "-", "model design", "Rule.")
-    induce_base_utility: float = P(-3.0, "logit utility", "assumption", "", ge=-20, le=20)
-    induce_drift_weight: float = P(20.0, "utility per alignment unit", "assumption", "Reward drift "
-                                   "toward the challenger (monthly fall of alignment).", ge=0, le=200)
+    induce_base_utility: float = P(
+        -3.0,
+        "logit utility",
+        "assumption",
+        "Appeal of an inducement (market access, diplomacy) before other terms.",
+        ge=-20,
+        le=20,
+    )
+    induce_drift_weight: float = P(
+        20.0,
+        "utility per alignment unit",
+        "assumption",
+        "Reward drift toward the challenger (monthly fall of alignment).",
+        ge=0,
+        le=200,
+    )
     induce_hedge_weight: float = P(1.0, "utility", "assumption", "After the ally hedged.", ge=0, le=20)
-    coerce_base_utility: float = P(-3.5, "logit utility", "assumption", "", ge=-20, le=20)
-    coerce_drift_weight: float = P(20.0, "utility per alignment unit", "assumption", "Punish drift "
-                                   "toward the patron (monthly rise of alignment).", ge=0, le=200)
-    coerce_alignment_weight: float = P(2.0, "utility per alignment above 0.5", "assumption",
-                                       "", ge=0, le=20)
-    inducement_tie_impulse: float = P(0.05, "tie units", "assumption", "", ge=0, le=1)
-    inducement_market_access: float = P(0.02, "fraction of exports", "assumption", "Extra exports to "
-                                        "the challenger offered.", ge=0, le=1)
-    coercion_tie_impulse: float = P(-0.05, "tie units", "assumption", "", ge=-1, le=0)
-    coercion_export_loss: float = P(0.03, "fraction of exports", "THAAD 2017 sanctions; assumption",
-                                    "Exports to the challenger cut by a coercion.", ge=0, le=1)
-    coercion_threat: float = P(0.1, "threat-stock units", "assumption", "Threat added by coercion.",
-                               ge=0, le=5)
+    coerce_base_utility: float = P(
+        -3.5,
+        "logit utility",
+        "assumption",
+        "Appeal of coercion (sanctions, maritime pressure) before other terms.",
+        ge=-20,
+        le=20,
+    )
+    coerce_drift_weight: float = P(
+        20.0,
+        "utility per alignment unit",
+        "assumption",
+        "Punish drift toward the patron (monthly rise of alignment).",
+        ge=0,
+        le=200,
+    )
+    coerce_alignment_weight: float = P(
+        2.0,
+        "utility per alignment above 0.5",
+        "assumption",
+        "Coercion appeal per unit of alignment with the patron above 0.5.",
+        ge=0,
+        le=20,
+    )
+    inducement_tie_impulse: float = P(
+        0.05,
+        "tie units",
+        "assumption",
+        "Immediate rise of the tie with the challenger after an inducement.",
+        ge=0,
+        le=1,
+    )
+    inducement_market_access: float = P(
+        0.02, "fraction of exports", "assumption", "Extra exports to the challenger offered.", ge=0, le=1
+    )
+    coercion_tie_impulse: float = P(
+        -0.05,
+        "tie units",
+        "assumption",
+        "Immediate change of the tie with the challenger after a coercion.",
+        ge=-1,
+        le=0,
+    )
+    coercion_export_loss: float = P(
+        0.03,
+        "fraction of exports",
+        "THAAD 2017 sanctions; assumption",
+        "Exports to the challenger cut by a coercion.",
+        ge=0,
+        le=1,
+    )
+    coercion_threat: float = P(0.1, "threat-stock units", "assumption", "Threat added by coercion.", ge=0, le=5)
 
 
 class AdversaryPolicy(Strict):
     """Adversary actors (role = adversary) choose to restrain or provoke each month."""
 
-    provoke_base_utility: float = P(-1.0, "logit utility", "assumption", "", ge=-20, le=20)
-    provoke_cohesion_weight: float = P(2.0, "utility per unit of (1 - cohesion)", "assumption: "
-                                       "provoke when the alliance looks divided", "", ge=0, le=20)
+    provoke_base_utility: float = P(
+        -1.0,
+        "logit utility",
+        "assumption",
+        "Appeal of provoking (more threat events this month) before other terms.",
+        ge=-20,
+        le=20,
+    )
+    provoke_cohesion_weight: float = P(
+        2.0,
+        "utility per unit of (1 - cohesion)",
+        "assumption: provoke when the alliance looks divided",
+        "Provocation appeal per unit of (1 − trilateral cohesion).",
+        ge=0,
+        le=20,
+    )
 
 
 class Simulation(Strict):
@@ -444,8 +865,14 @@ class Simulation(Strict):
 
     start: str = P("2025-07", "calendar month", "seed article (July 2025)", "First simulated month.")
     months: int = P(24, "months", "analysts' two-year question", "Horizon.", ge=1, le=1200)
-    replicates: int = P(1000, "replicates", "enough for 1–2 % precision on probabilities",
-                        "Monte Carlo replicates.", ge=1, le=100_000_000)
+    replicates: int = P(
+        1000,
+        "replicates",
+        "enough for 1–2 % precision on probabilities",
+        "Monte Carlo replicates.",
+        ge=1,
+        le=100_000_000,
+    )
     seed: int = P(20250711, "-", "the date of the seed article", "Random seed.", ge=0, le=2**63 - 1)
 
     _start = field_validator("start")(_check_month)
@@ -456,7 +883,15 @@ class Parameters(Strict):
 
     simulation: Simulation = Field(default_factory=Simulation)
     actors: dict[str, Actor] = Field(default_factory=default_actors)
-    ties: dict[str, float] = Field(default_factory=default_ties)
+    ties: dict[str, float] = Field(
+        default_factory=default_ties,
+        description="Initial signed tie of each pair 'A-B'; unlisted pairs start at 0.",
+        json_schema_extra={
+            "unit": "-1 hostile .. +1 allied",
+            "source": "assumption calibrated to 2025 relations: "
+            "treaty allies high, Japan–Korea post-2023 thaw moderate, US–China rivalry negative",
+        },
+    )
     threats: dict[str, ThreatProcess] = Field(default_factory=default_threats)
     tariffs: list[TariffStep] = Field(default_factory=list)
     demands: list[DemandStep] = Field(default_factory=list)
@@ -475,45 +910,42 @@ class Parameters(Strict):
         if roles.count("patron") != 1:
             raise ValueError(f"actors: exactly one actor must have role 'patron', found {roles.count('patron')}")
         if roles.count("challenger") != 1:
-            raise ValueError("actors: exactly one actor must have role 'challenger', found "
-                             f"{roles.count('challenger')}")
+            raise ValueError(
+                f"actors: exactly one actor must have role 'challenger', found {roles.count('challenger')}"
+            )
         if roles.count("ally") < 1:
             raise ValueError("actors: at least one actor must have role 'ally'")
         for key, value in self.ties.items():
             parts = key.split("-")
             if len(parts) != 2 or parts[0] == parts[1] or not set(parts) <= names:
-                raise ValueError(f"ties.{key}: expected 'A-B' with two different actor ids from "
-                                 f"{sorted(names)}")
+                raise ValueError(f"ties.{key}: expected 'A-B' with two different actor ids from {sorted(names)}")
             if not -1 <= value <= 1:
                 raise ValueError(f"ties.{key}: must be between -1 and 1, got {value}")
         allies = {n for n, a in self.actors.items() if a.role == "ally"}
         for name, proc in self.threats.items():
             for t in proc.targets:
                 if t not in names:
-                    raise ValueError(f"threats.{name}.targets.{t}: unknown actor; expected one of "
-                                     f"{sorted(names)}")
+                    raise ValueError(f"threats.{name}.targets.{t}: unknown actor; expected one of {sorted(names)}")
         for i, step in enumerate(self.tariffs):
             if step.target not in allies:
-                raise ValueError(f"tariffs[{i}].target: expected an ally from {sorted(allies)}, got "
-                                 f"{step.target!r}")
+                raise ValueError(f"tariffs[{i}].target: expected an ally from {sorted(allies)}, got {step.target!r}")
             if step.sector != "country" and step.sector not in self.actors[step.target].sector_shares:
-                raise ValueError(f"tariffs[{i}].sector: {step.target} has no sector {step.sector!r}; "
-                                 f"expected 'country' or one of "
-                                 f"{sorted(self.actors[step.target].sector_shares)}")
+                raise ValueError(
+                    f"tariffs[{i}].sector: {step.target} has no sector {step.sector!r}; "
+                    f"expected 'country' or one of "
+                    f"{sorted(self.actors[step.target].sector_shares)}"
+                )
         for i, step in enumerate(self.demands):
             if step.target not in allies:
-                raise ValueError(f"demands[{i}].target: expected an ally from {sorted(allies)}, got "
-                                 f"{step.target!r}")
+                raise ValueError(f"demands[{i}].target: expected an ally from {sorted(allies)}, got {step.target!r}")
         for i, ev in enumerate(self.events):
             for t in ev.targets:
                 if t not in names:
-                    raise ValueError(f"events[{i}].targets: unknown actor {t!r}; expected one of "
-                                     f"{sorted(names)}")
+                    raise ValueError(f"events[{i}].targets: unknown actor {t!r}; expected one of {sorted(names)}")
             if ev.kind in ("leader", "inducement", "coercion", "reassurance"):
                 bad = [t for t in ev.targets if t not in allies]
                 if bad:
-                    raise ValueError(f"events[{i}].targets: kind {ev.kind!r} applies to allies, got "
-                                     f"{bad}")
+                    raise ValueError(f"events[{i}].targets: kind {ev.kind!r} applies to allies, got {bad}")
         return self
 
     # Convenience views used by the engine and the reference.

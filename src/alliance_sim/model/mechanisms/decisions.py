@@ -2,7 +2,7 @@
 
 Every agent chooses from the state at month t (synchronous update).  Utilities are linear in a few
 named features; the choice is multinomial logit drawn with a counter-based uniform, so each choice is
-reproducible and recorded.  An unavailable option gets utility −inf.
+reproducible and recorded.  An unavailable option gets utility −1e9 (probability exp(−1e9) = 0).
 """
 
 from __future__ import annotations
