@@ -363,11 +363,13 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
     else:
         groups = citizen_groups(pop.size_per_ally, pop)
         mkeys = rng.month_stream_keys(s.keys, t, rng.STREAM_CITIZEN_NOISE)
+        means = np.empty((2, R, A))  # the kernel returns the new mean opinions (bit-equal to .mean(-1))
         for o, (op, anchor, shock) in enumerate(((new.op_us, s.anchor_us, shock_us),
                                                  (new.op_cn, s.anchor_cn, shock_cn))):
             domestic.update_citizens(op, anchor, groups, shock, mkeys, pop.conformity, pop.stubbornness,
-                                     pop.opinion_noise_sd, o)
-    new.public = domestic.public_alignment(new.op_us, new.op_cn)
+                                     pop.opinion_noise_sd, o, mean_out=means[o])
+    new.public = (domestic.public_alignment(new.op_us, new.op_cn) if pop.size_per_ally == 0
+                  else 0.5 * (means[0] - means[1]))
 
     # Leaders: scripted changes, then elections.
     orient = np.where(np.isnan(c.ev_leader[t]), s.orientation, c.ev_leader[t])

@@ -21,8 +21,73 @@ from alliance_sim.model.rng import uniform_from_key
 _SQRT12 = np.sqrt(12.0)
 
 
+@numba.njit(cache=True, fastmath=False)
+def _block_sum(a, lo, n):
+    """numpy's pairwise-summation leaf (n <= 128): sequential below 8, else 8 interleaved accumulators."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@numba.njit(cache=True, fastmath=False)
+def _pairwise_sum(a, n):
+    """Sum of a[:n] in exactly numpy's pairwise order, so that a mean computed inside the kernel is
+    bit-identical to ``op.mean(axis=-1)``.  numpy halves blocks above 128 recursively; this walks the
+    same tree with an explicit stack (numba's cache mishandles recursive functions)."""
+    if n <= 128:
+        return _block_sum(a, 0, n)
+    los = np.empty(64, np.int64)
+    lens = np.empty(64, np.int64)
+    phase = np.zeros(64, np.int64)
+    vals = np.empty(64)
+    top, nv = 0, 0
+    los[0], lens[0] = 0, n
+    while top >= 0:
+        lo, m = los[top], lens[top]
+        if m <= 128:
+            vals[nv] = _block_sum(a, lo, m)
+            nv += 1
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if phase[top] == 0:  # left half first
+            phase[top] = 1
+            top += 1
+            los[top], lens[top], phase[top] = lo, half, 0
+        elif phase[top] == 1:  # then the right half
+            phase[top] = 2
+            top += 1
+            los[top], lens[top], phase[top] = lo + half, m - half, 0
+        else:  # both done: left + right
+            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
+            nv -= 1
+            top -= 1
+    return vals[0]
+
+
 @numba.njit(cache=True, parallel=True, fastmath=False)
-def _citizens_kernel(op, anchor, groups, shock, keys, conformity, stubbornness, noise_sd, opinion):
+def _citizens_kernel(op, anchor, groups, shock, keys, conformity, stubbornness, noise_sd, opinion, mean_out):
     R, A, N = op.shape
     for r in numba.prange(R):
         key = keys[r]
@@ -43,6 +108,8 @@ def _citizens_kernel(op, anchor, groups, shock, keys, conformity, stubbornness, 
                 elif x < -1.0:
                     x = -1.0
                 op[r, a, i] = x
+            # The new mean while the row is still in cache (saves a pass over memory for the public).
+            mean_out[r, a] = _pairwise_sum(op[r, a], N) / N
 
 
 def _per_row(x, R: int) -> np.ndarray:
@@ -52,14 +119,19 @@ def _per_row(x, R: int) -> np.ndarray:
 
 def update_citizens(op: np.ndarray, anchor: np.ndarray, groups: np.ndarray, shock: np.ndarray,
                     month_keys: np.ndarray, conformity: float, stubbornness: float, noise_sd: float,
-                    opinion: int) -> np.ndarray:
+                    opinion: int, mean_out: np.ndarray | None = None) -> np.ndarray:
     """Update one opinion (0 = patron, 1 = challenger) of every citizen in place; returns ``op``.
 
     ``groups`` is each citizen's group index (N,); ``shock`` is per replicate, ally and group (R, A, G).
+    ``mean_out`` (R, A), if given, receives the updated mean opinion, equal bit for bit to
+    ``op.mean(axis=-1)``.
     """
     R = op.shape[0]
+    if mean_out is None:
+        mean_out = np.empty(op.shape[:2])
     _citizens_kernel(op, anchor, groups, np.ascontiguousarray(shock, dtype=np.float64), month_keys,
-                     _per_row(conformity, R), _per_row(stubbornness, R), _per_row(noise_sd, R), int(opinion))
+                     _per_row(conformity, R), _per_row(stubbornness, R), _per_row(noise_sd, R), int(opinion),
+                     mean_out)
     return op
 
 
