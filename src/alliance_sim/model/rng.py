@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba.extending import register_jitable
+from scipy.special import ndtri
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -21,6 +22,7 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+_NORMAL_RATE = 500.0  # above this Poisson rate, e^-rate nears underflow: normal approximation
 
 # Streams: each kind of draw has its own number so adding a draw never shifts another.
 STREAM_THREAT_COUNT = 1
@@ -87,10 +89,21 @@ def normals_from_uniforms(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def poisson_from_uniform(u: np.ndarray, rate: np.ndarray, max_count: int = 30) -> np.ndarray:
-    """Poisson counts by CDF inversion, vectorized (exact for the rates used here, < ~10/month)."""
+def poisson_from_uniform(u: np.ndarray, rate: np.ndarray, max_count: int | None = None) -> np.ndarray:
+    """Poisson counts by CDF inversion (the quantile function), vectorized.
+
+    The inversion runs up to ``max_count`` (default: far enough in the tail of the largest rate,
+    ≥ 30), so it is exact for every rate the parameters allow (≤ 50/month, ×20 when an adversary
+    provokes).  Rates above ``_NORMAL_RATE`` (where e^−λ underflows) use the normal approximation
+    with continuity correction, still a pure function of (u, λ).
+    """
     rate = np.broadcast_to(np.asarray(rate, dtype=np.float64), u.shape)
-    p = np.exp(-rate)
+    big = rate > _NORMAL_RATE
+    small_rate = np.where(big, 0.0, rate) if big.any() else rate
+    if max_count is None:
+        top = float(small_rate.max()) if small_rate.size else 0.0
+        max_count = max(30, int(np.ceil(top + 12.0 * np.sqrt(top) + 20.0)))
+    p = np.exp(-small_rate)
     cdf = p.copy()
     count = np.zeros(u.shape, dtype=np.int64)
     for k in range(1, max_count + 1):
@@ -98,8 +111,12 @@ def poisson_from_uniform(u: np.ndarray, rate: np.ndarray, max_count: int = 30) -
         if not below.any():
             break
         count += below
-        p = p * rate / k
+        p = p * small_rate / k
         cdf = cdf + p
+    if big.any():
+        lam = rate[big]
+        approx = np.floor(lam + np.sqrt(lam) * ndtri(u[big]) + 0.5)
+        count[big] = np.maximum(approx, 0.0).astype(np.int64)
     return count
 
 

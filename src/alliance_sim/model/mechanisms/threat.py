@@ -40,8 +40,11 @@ def add_events(severity: np.ndarray, weights: np.ndarray, proc_source: np.ndarra
 
 
 def decay_stock(stock: np.ndarray, retention: float, additions: np.ndarray) -> np.ndarray:
-    """H ← ρ·H + additions, with ρ = 2^(−1/half-life)."""
-    return retention * stock + additions
+    """H ← max(ρ·H + additions, 0), with ρ = 2^(−1/half-life).
+
+    The floor keeps perceived threat in [0, 1) when a scripted threat event has a negative magnitude
+    (a détente), which may otherwise take the stock below zero."""
+    return np.maximum(retention * stock + additions, 0.0)
 
 
 def perceived_threat(stock: np.ndarray) -> np.ndarray:
