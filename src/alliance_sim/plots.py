@@ -109,7 +109,7 @@ def event_marks(ds: xr.Dataset) -> list[tuple[int, str]]:
     return [(k, " / ".join(_shorten(x) for x in v)) for k, v in sorted(by_month.items())]
 
 
-def _shorten(label: str, width: int = 28) -> str:
+def _shorten(label: str, width: int = 60) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
@@ -128,16 +128,40 @@ def _month_axis(ax, ds: xr.Dataset) -> None:
     ax.set_xlim(-0.5, n - 0.5)
 
 
-def _mark_events(ax, ds: xr.Dataset, *, labels: bool = True, where: str = "top") -> None:
-    """Dashed vertical lines at scripted events, with their short labels along the top or bottom."""
-    marks = event_marks(ds)
-    y, va = (0.985, "top") if where == "top" else (0.015, "bottom")
-    for k, label in marks:
+def _mark_events(ax, ds: xr.Dataset, *, numbers: bool = True) -> None:
+    """Dashed vertical lines at scripted events, numbered at the top; :func:`_event_key` explains them."""
+    for n, (k, _label) in enumerate(event_marks(ds), start=1):
         ax.axvline(k, color="#555555", lw=0.9, ls="--", alpha=0.7, zorder=1, gid="event")
-        if labels:
-            ax.text(k + 0.12, y, label, transform=ax.get_xaxis_transform(), rotation=90, va=va,
-                    ha="left", fontsize=8, color="#333333", gid="event_label", zorder=5,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6})
+        if numbers:
+            ax.text(k, 0.975, str(n), transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=7.5,
+                    color="white", fontweight="bold", zorder=6, gid="event_number",
+                    bbox={"boxstyle": "circle,pad=0.25", "fc": "#555555", "ec": "none"})
+
+
+def event_key(ds: xr.Dataset) -> str:
+    """'1 Aug 2025: 25% letter tariff   2 Jan 2026: …' — the key to the numbered event lines."""
+    months = [str(m) for m in ds.month.values]
+    return "     ".join(f"({n}) {month_tick_label(months[k])}: {label}"
+                        for n, (k, label) in enumerate(event_marks(ds), start=1))
+
+
+def _event_key(fig: Figure, ds: xr.Dataset, prefix: str = "") -> None:
+    key = event_key(ds)
+    if key:
+        key = prefix + key
+        fig.supxlabel(_wrap(key, 150), fontsize=9, color="#333333")
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width=width, break_long_words=False))
+
+
+def _top_legend(ax, handles, labels, ncols: int | None = None) -> None:
+    """A borderless legend in one row just above the axes, right-aligned (clear of the data)."""
+    ax.legend(handles, labels, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=ncols or len(labels),
+              frameon=False, borderaxespad=0.2, handlelength=1.6, columnspacing=1.2)
 
 
 def _beijing_side(ax, ymin: float = -1.0, *, label: bool = True) -> None:
@@ -194,7 +218,7 @@ def plot_alignment(ds: xr.Dataset) -> Figure:
         q = ds.alignment_q.sel(ally=ally)
         _beijing_side(ax)
         _bands(ax, x, q, ally_color(ally, i))
-        _mark_events(ax, ds, where="bottom")
+        _mark_events(ax, ds)
         ax.set_title(actor_name(ally), loc="left", fontweight="bold")
         _month_axis(ax, ds)
         ax.set_ylim(-1, 1)
@@ -202,7 +226,8 @@ def plot_alignment(ds: xr.Dataset) -> Figure:
         if i == 0:
             ax.set_ylabel("alignment  (−1 Beijing … +1 Washington)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+    fig.legend(handles, labels, loc="outside right upper", frameon=False)
+    _event_key(fig, ds)
     fig.suptitle(title_of(ds, "alignment"), fontsize=13, fontweight="bold")
     return fig
 
@@ -225,7 +250,8 @@ def plot_cohesion(ds: xr.Dataset) -> Figure:
         ax.text(0.99, 0.02, f"median of each run's lowest cohesion: {float(ds.min_cohesion_q.sel(quantile=0.5)):.2f}",
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=9, color="#444444")
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+    _top_legend(ax, handles, labels)
+    _event_key(fig, ds)
     fig.suptitle(title_of(ds, "trilateral cohesion"), fontsize=13, fontweight="bold")
     return fig
 
@@ -254,7 +280,8 @@ def plot_crossing(ds: xr.Dataset) -> Figure:
     ax.set_ylabel("probability")
     ax.grid(axis="y", color="#e5e5e5", lw=0.6)
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    _top_legend(ax, handles, labels, ncols=2)
+    _event_key(fig, ds)
     fig.suptitle(title_of(ds, "chance of having crossed to Beijing's side"), fontsize=13, fontweight="bold")
     return fig
 
@@ -342,7 +369,7 @@ def plot_decisions(ds: xr.Dataset) -> Figure:
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
             ax.set_title(title, loc="left", fontsize=10.5, fontweight="bold")
             ax.grid(axis="y", color="#e5e5e5", lw=0.6)
-            _mark_events(ax, ds, labels=(r == 0))
+            _mark_events(ax, ds, numbers=(r == 0))
             _month_axis(ax, ds)
             if c == 0:
                 ax.set_ylabel("share of runs")
@@ -350,6 +377,7 @@ def plot_decisions(ds: xr.Dataset) -> Figure:
                 handles, names = ax.get_legend_handles_labels()
                 ax.legend(handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.02, 1.0),
                           frameon=False, fontsize=9)
+    _event_key(fig, ds)
     fig.suptitle(title_of(ds, "decisions (share of runs; the rest hold)"), fontsize=13, fontweight="bold")
     return fig
 
@@ -375,7 +403,7 @@ def plot_compare(results: Mapping[str, xr.Dataset]) -> Figure:
             xs = np.arange(ds.sizes["month"])
             _bands(ax, xs, q, SCENARIO_COLORS[k % len(SCENARIO_COLORS)], median_label=name, show90=False,
                    alpha50=0.18)
-        _mark_events(ax, first, where="bottom")
+        _mark_events(ax, first)
         ax.set_title(actor_name(ally), loc="left", fontweight="bold")
         _month_axis(ax, first)
         ax.set_xlim(-0.5, len(x) - 0.5)
@@ -384,8 +412,9 @@ def plot_compare(results: Mapping[str, xr.Dataset]) -> Figure:
         if i == 0:
             ax.set_ylabel("alignment  (−1 Beijing … +1 Washington)")
     handles = [ln for ln in axes[0].lines if ln.get_label() in names]
-    fig.legend(handles, [h.get_label() for h in handles], loc="outside lower center", ncols=min(len(names), 4),
-               frameon=False, title="median and 50% band of each scenario")
+    fig.legend(handles, [h.get_label() for h in handles], loc="outside right upper", frameon=False,
+               title="median and\n50% band", alignment="left")
+    _event_key(fig, first, prefix=f"events of {names[0]}:  " if len(names) > 1 else "")
     reps = sorted({replicates(ds) for ds in results.values()})
     rep_text = f"{reps[0]:,} replicates each" if len(reps) == 1 else "replicates: " + ", ".join(f"{r:,}" for r in reps)
     fig.suptitle(f"{' vs '.join(names)} — alignment ({rep_text}, same random numbers)", fontsize=12.5,
