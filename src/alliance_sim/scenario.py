@@ -574,6 +574,29 @@ def _check_meta(data: dict, shown: str) -> dict:
     return meta
 
 
+def _defined_in(key: str, chain: list[Path]) -> Path | None:
+    """The extended file that sets ``key`` when the file asked for does not (None otherwise)."""
+    def has(data: Any, parts: list[str]) -> bool:
+        for part in parts:
+            if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+                data = data[int(part)]
+            elif isinstance(data, dict) and part in data:
+                data = data[part]
+            else:
+                return False
+        return True
+
+    parts = key.split(".")
+    for depth, file in enumerate(chain):
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+        if has(data, parts) or (parts and has(data, parts[:1]) and isinstance(data.get(parts[0]), list)):
+            return file if depth > 0 else None
+    return None
+
+
 def default_tree() -> dict:
     """The defaults of ``Parameters`` as a raw tree (``None`` values left out, as TOML has no null)."""
     return Parameters().model_dump(mode="python", exclude_none=True)
@@ -611,7 +634,11 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
     try:
         params = Parameters.model_validate(full, strict=True)
     except ValidationError as exc:
-        raise _validation_error(exc, shown, over) from None
+        err = _validation_error(exc, shown, over)
+        origin = _defined_in(err.key, chain) if err.key and "(set by --set)" not in err.problem else None
+        if origin is not None:
+            err = ScenarioError(shown, err.key, f"{err.problem} (from extended file {origin})")
+        raise err from None
     header = _header_of(text)
     description = meta.get("description") or (header.splitlines()[0].strip() if header else "")
     return Scenario(name=meta.get("name") or file.stem, path=file, params=params,
