@@ -348,9 +348,11 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
     new.reliability = burden.logistic(new.latent)
 
     # Citizens: common shocks by group, then social influence and noise.
-    d_tariff = np.maximum(new.tariff - s.tariff, 0.0)
-    d_threat = np.maximum(new.threat[:, ai] - s.threat[:, ai], 0.0)
-    d_threat_ch = np.maximum(threat_ch - threat_ch_old, 0.0)
+    # Signed changes: a tariff rise stirs nationalism and relief soothes it; a threat rise rallies
+    # support for the patron and its fading relaxes it (so a stationary threat causes no drift).
+    d_tariff = new.tariff - s.tariff
+    d_threat = new.threat[:, ai] - s.threat[:, ai]
+    d_threat_ch = threat_ch - threat_ch_old
     shock_us = (-_cube(pop.tariff_nationalism) * d_tariff[..., None] * GROUP_TARIFF_SENSITIVITY
                 + _cube(pop.threat_rally) * d_threat[..., None] * GROUP_THREAT_SENSITIVITY)
     shock_cn = (-_cube(pop.coercion_backlash) * coerced[..., None] * GROUP_BACKLASH_SENSITIVITY

@@ -284,10 +284,9 @@ class ReferenceModel(mesa.Model):
         """Shocks by group (tariffs stir nationalism, threat rallies), then social influence and noise."""
         pop, c = self.params.population, self.compiled
         ally.observe_threat()
-        d_tariff = max(ally.tariff - old_tariff, 0.0)
-        d_threat = max(ally.threat - old_threat, 0.0)
-        d_threat_ch = max(1.0 - math.exp(-ally.stock[c.sources.index(self.params.challenger)]) - old_threat_ch,
-                          0.0)
+        d_tariff = ally.tariff - old_tariff  # signed: relief and fading threat act in reverse
+        d_threat = ally.threat - old_threat
+        d_threat_ch = 1.0 - math.exp(-ally.stock[c.sources.index(self.params.challenger)]) - old_threat_ch
         coerced, induced = china_choice == "coerce", china_choice == "induce"
         shock_us = [-pop.tariff_nationalism * d_tariff * float(GROUP_TARIFF_SENSITIVITY[g])
                     + pop.threat_rally * d_threat * float(GROUP_THREAT_SENSITIVITY[g]) for g in range(4)]
