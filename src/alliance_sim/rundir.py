@@ -108,12 +108,15 @@ def atomic_dir(out: str | Path) -> Iterator[Path]:
         parent = parent.parent
     tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
     try:
-        for p in reversed(missing):
-            p.mkdir()
-            created.append(p)
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
+        try:
+            for p in reversed(missing):
+                p.mkdir()
+                created.append(p)
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+        except OSError as exc:
+            raise RunDirError(f"{out}: cannot create folder ({exc.strerror or exc})") from None
         yield tmp
         if out.exists():  # an empty folder (checked above) is replaced
             out.rmdir()

@@ -1,0 +1,443 @@
+"""The ``alliance`` command: run scenarios, compare them, re-draw plots, check and list scenarios.
+
+Every bad input ends with one line on stderr, ``error: <where>: <what>``, exit code 2, and nothing
+written: scenarios are loaded and arguments checked before anything runs, and run directories are
+written atomically (:mod:`alliance_sim.rundir`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+try:  # typer >= 0.24 vendors click as typer._click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click import exceptions as click_exceptions
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineErrors(TyperGroup):
+    """Click/typer usage errors as one ``error:`` line on stderr (exit code 2) instead of a box."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                              **extra)
+        except click_exceptions.NoArgsIsHelpError as exc:
+            print(exc.ctx.get_help() if exc.ctx else str(exc))
+            rv = EXIT_BAD_INPUT
+        except click_exceptions.ClickException as exc:
+            where = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None and ctx.command_path:
+                where = f"{ctx.command_path}: "
+            _say_error(f"{where}{exc.format_message()}")
+            rv = exc.exit_code
+        except typer.Abort:
+            _say_error("interrupted")
+            rv = EXIT_INTERRUPTED
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    name="alliance",
+    help="Agent-based scenario simulator of alliance cohesion (US, Japan, South Korea, China).\n\n"
+         "Example: alliance run tariff_shock_2025 --replicates 2000",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class BadInput(Exception):
+    """A bad input already phrased as one line."""
+
+
+def _say_error(message: str) -> None:
+    line = " ".join(str(message).split())
+    print(f"error: {line}", file=sys.stderr, flush=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    _say_error(message)
+    return typer.Exit(code=EXIT_BAD_INPUT)
+
+
+_OPTION_NAMES = {"replicates": "--replicates", "months": "--months", "workers": "--workers",
+                 "chunk_size": "--chunk-size", "keep_trajectories": "--keep", "seed": "--seed"}
+
+
+def _bad_input_types() -> tuple[type[BaseException], ...]:
+    from alliance_sim.api import RunArgumentError
+    from alliance_sim.overrides import OverrideError
+    from alliance_sim.rundir import RunDirError
+    from alliance_sim.scenario import ScenarioError
+
+    return (ScenarioError, OverrideError, RunArgumentError, RunDirError, BadInput)
+
+
+def _message(exc: BaseException) -> str:
+    from alliance_sim.api import RunArgumentError
+
+    text = str(exc)
+    if isinstance(exc, RunArgumentError):
+        head, sep, rest = text.partition(":")
+        if sep and head in _OPTION_NAMES:
+            return f"{_OPTION_NAMES[head]}:{rest}"
+    return text
+
+
+def _guarded(body, *args, **kwargs) -> Any:
+    """Run a command body; known bad inputs and interrupts become one ``error:`` line."""
+    try:
+        return body(*args, **kwargs)
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        _say_error("interrupted; nothing was written")
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
+    except _bad_input_types() as exc:
+        raise _fail(_message(exc)) from None
+    except OSError as exc:  # e.g. the output folder vanished or the disk is full while writing
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        raise _fail(f"{where}{exc.strerror or exc}") from None
+
+
+# ----------------------------------------------------------------------------------- options
+
+ScenarioArg = Annotated[str, typer.Argument(help="A shipped scenario's name (see `alliance scenarios`) or a "
+                                                 "path to a scenario TOML file.", show_default=False)]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", "-s", metavar="KEY=VALUE",
+    help="Override one parameter by dotted key, e.g. --set actors.KOR.export_share_us=0.15 (repeatable).")]
+ReplicatesOpt = Annotated[int | None, typer.Option("--replicates", "-n", help="Monte Carlo replicates "
+                                                   "(default: the scenario's simulation.replicates).")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default: the scenario's "
+                                             "simulation.seed).")]
+MonthsOpt = Annotated[int | None, typer.Option("--months", "-m", help="Horizon in months (default: the "
+                                               "scenario's simulation.months).")]
+ChunkOpt = Annotated[int, typer.Option("--chunk-size", help="Replicates simulated together as arrays; "
+                                       "results do not depend on it.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-w", help="Processes; results do not depend on it.")]
+KeepOpt = Annotated[int, typer.Option("--keep", help="Replicates whose full trajectories are kept in "
+                                      "results.nc (summaries always use all replicates).")]
+PlotsOpt = Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the standard plots into plots/.")]
+
+
+def _load(scenario: str, overrides: list[str] | None):
+    from alliance_sim.scenario import load_scenario
+
+    return load_scenario(scenario, list(overrides or []))
+
+
+def _run_plan(params, replicates, seed, months, chunk_size, workers, keep) -> tuple[int, int, int]:
+    from alliance_sim.api import RunArgumentError, check_run_arguments
+
+    sim = params.simulation
+    R = sim.replicates if replicates is None else replicates
+    S = sim.seed if seed is None else seed
+    T = sim.months if months is None else months
+    check_run_arguments(params, R, T, chunk_size, workers, keep)
+    if not 0 <= S < 2**63:
+        raise RunArgumentError(f"seed: must be between 0 and 2**63-1, got {S}")
+    return R, S, T
+
+
+def _print_summary(name: str, ds, out: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from alliance_sim.plots import actor_name, month_tick_label
+    from alliance_sim.results import headline_summary
+
+    summary = headline_summary(ds)
+    horizon = month_tick_label(str(ds.month.values[-1]))
+    table = Table(title=f"{name}: {int(ds.attrs.get('replicates', 0)):,} replicates, seed {ds.attrs.get('seed')}, "
+                        f"to {horizon}", title_justify="left")
+    table.add_column("ally")
+    table.add_column("final alignment\nmedian [5%–95%]", justify="right")
+    table.add_column(f"P(crossed to Beijing's\nside by {horizon})", justify="right")
+    table.add_column("median first\ncrossing", justify="right")
+    table.add_column("cohesion: final /\nlowest (median)", justify="right")
+    for ally, row in summary.iterrows():
+        table.add_row(actor_name(str(ally)),
+                      f"{row.final_alignment_median:+.2f} [{row.final_alignment_p05:+.2f}, "
+                      f"{row.final_alignment_p95:+.2f}]",
+                      f"{row.p_crossed_by_horizon:.0%}", str(row.median_first_cross_month),
+                      f"{row.final_cohesion_median:.2f} / {row.min_cohesion_median:.2f}")
+    console = Console(width=max(100, Console().width))
+    console.print(table)
+    if out is not None:
+        console.print(f"results: [bold]{out}[/bold]", highlight=False, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------------- commands
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg,
+    replicates: ReplicatesOpt = None,
+    seed: SeedOpt = None,
+    months: MonthsOpt = None,
+    set_: SetOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder to create (must not exist) "
+                                             "(default: outputs/<scenario>-<YYYYmmdd-HHMMSS>).")] = None,
+    chunk_size: ChunkOpt = 10_000,
+    workers: WorkersOpt = 1,
+    keep: KeepOpt = 1000,
+    plots: PlotsOpt = True,
+) -> None:
+    """Run a scenario as an ensemble and write a run folder.
+
+    Writes results.nc, summary.csv (headline figures), manifest.json (what was run) and plots/*.png.
+
+    Example: alliance run tariff_shock_2025 --replicates 2000 --set actors.KOR.export_share_us=0.15
+    """
+
+    def body():
+        from alliance_sim.api import progress_bar
+        from alliance_sim.api import run as api_run
+        from alliance_sim.rundir import check_out_dir, default_out_dir
+
+        sc = _load(scenario, set_)
+        R, S, T = _run_plan(sc.params, replicates, seed, months, chunk_size, workers, keep)
+        target = out if out is not None else default_out_dir(sc.name)
+        check_out_dir(target)
+        with progress_bar(sc.name) as tick:
+            res = api_run(sc, replicates=R, seed=S, months=T, chunk_size=chunk_size, workers=workers,
+                          keep_trajectories=keep, progress=tick)
+        path = res.save(target, plots=plots)
+        _print_summary(sc.name, res.dataset, path)
+
+    _guarded(body)
+
+
+@app.command()
+def compare(
+    scenarios: Annotated[list[str], typer.Argument(help="Two or more scenario names or files.",
+                                                   show_default=False)],
+    replicates: ReplicatesOpt = None,
+    seed: SeedOpt = None,
+    months: MonthsOpt = None,
+    set_: SetOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder to create (must not exist) "
+                                             "(default: outputs/compare-<names>-<YYYYmmdd-HHMMSS>).")] = None,
+    chunk_size: ChunkOpt = 10_000,
+    workers: WorkersOpt = 1,
+    keep: KeepOpt = 1000,
+    plots: PlotsOpt = True,
+) -> None:
+    """Run several scenarios with the same random numbers and compare them.
+
+    Same seed, replicates and months for all (the first scenario's unless given): differences are not chance.
+
+    Writes one folder: a run folder per scenario, summary.csv of all, and compare.png.
+
+    Example: alliance compare baseline_2025 tariff_shock_2025 negotiated_deal_2025 --replicates 2000
+    """
+
+    def body():
+        from alliance_sim.api import CompareResult, progress_bar
+        from alliance_sim.api import run as api_run
+        from alliance_sim.rundir import check_out_dir, default_out_dir
+
+        loaded = [_load(s, set_) for s in scenarios]
+        first = loaded[0].params
+        R, S, T = _run_plan(first, replicates, seed, months, chunk_size, workers, keep)
+        for sc in loaded[1:]:
+            _run_plan(sc.params, R, S, T, chunk_size, workers, keep)
+        names: list[str] = []
+        for sc in loaded:
+            label, n = sc.name, 2
+            while label in names:
+                label, n = f"{sc.name}-{n}", n + 1
+            names.append(label)
+        target = out if out is not None else default_out_dir("compare-" + "-".join(names)[:60])
+        check_out_dir(target)
+        results = CompareResult()
+        for sc, label in zip(loaded, names, strict=True):
+            with progress_bar(label) as tick:
+                results[label] = api_run(sc, replicates=R, seed=S, months=T, chunk_size=chunk_size,
+                                         workers=workers, keep_trajectories=keep, progress=tick, name=label)
+        path = results.save(target, plots=plots)
+        for label, res in results.items():
+            _print_summary(label, res.dataset, None)
+        print(f"results: {path}")
+
+    _guarded(body)
+
+
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `alliance run` (or `alliance compare`).",
+                                            show_default=False)],
+) -> None:
+    """Re-draw the plots of a run folder from its results.nc.
+
+    For a `compare` folder, every run's plots and compare.png are re-drawn.
+
+    Example: alliance plot outputs/tariff_shock_2025-20250711-120000
+    """
+
+    def body():
+        from alliance_sim.rundir import RESULTS, RunDirError, load_results, redraw_plots
+
+        if not run_dir.is_dir():
+            raise RunDirError(f"{run_dir}: no such run folder")
+        if (run_dir / RESULTS).is_file():
+            for p in redraw_plots(run_dir):
+                print(p)
+            return
+        runs = sorted(d for d in run_dir.iterdir() if d.is_dir() and (d / RESULTS).is_file())
+        if not runs:
+            raise RunDirError(f"{run_dir}: no {RESULTS} in this folder; expected a folder written by "
+                              "`alliance run` or `alliance compare`")
+        from alliance_sim.plots import plot_compare, save_figure
+
+        datasets = {}
+        for d in runs:
+            datasets[d.name] = load_results(d)
+            for p in redraw_plots(d):
+                print(p)
+        order = _compare_order(run_dir, list(datasets))
+        path = save_figure(plot_compare({k: datasets[k] for k in order}), run_dir / "compare.png")
+        print(path)
+
+    _guarded(body)
+
+
+def _compare_order(folder: Path, names: list[str]) -> list[str]:
+    """Scenario order of a compare folder (from its summary.csv), else alphabetical."""
+    try:
+        import pandas as pd
+
+        seen = list(dict.fromkeys(pd.read_csv(folder / "summary.csv")["scenario"].astype(str)))
+        ordered = [n for n in seen if n in names]
+        return ordered + [n for n in names if n not in ordered]
+    except (OSError, KeyError, ValueError):
+        return names
+
+
+@app.command()
+def check(scenario: ScenarioArg, set_: SetOpt = None) -> None:
+    """Validate a scenario and print its fully resolved parameters as TOML.
+
+    Overrides given with --set are applied and validated the same way as in `alliance run`.
+
+    Example: alliance check scenarios/opcon_bargain.toml --set simulation.months=36
+    """
+
+    def body():
+        from alliance_sim.scenario import scenario_to_toml
+
+        sc = _load(scenario, set_)
+        lines = [f"# {sc.name}: valid", f"# file: {sc.path}", f"# hash: {sc.hash}"]
+        if sc.description:
+            lines.append(f"# purpose: {sc.description}")
+        if getattr(sc, "overrides", None):
+            lines.append("# overrides: " + ", ".join(f"{k}={v!r}" for k, v in sc.overrides.items()))
+        print("\n".join(lines) + "\n")
+        print(scenario_to_toml(sc.params), end="")
+
+    _guarded(body)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the shipped scenarios with their one-line purpose.
+
+    Example: alliance scenarios
+    """
+
+    def body():
+        from rich.console import Console
+        from rich.table import Table
+
+        from alliance_sim.scenario import list_scenarios
+
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("scenario", no_wrap=True)
+        table.add_column("purpose")
+        for name, purpose in list_scenarios():
+            table.add_row(name, purpose)
+        Console(width=max(120, Console().width)).print(table)
+
+    _guarded(body)
+
+
+@app.command()
+def params(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the Markdown reference table "
+                                           "(as in docs/parameters.md).")] = False,
+) -> None:
+    """Print every parameter with its default, unit, bounds and source.
+
+    Example: alliance params --markdown > docs/parameters.md
+    """
+
+    def body():
+        if markdown and importlib.util.find_spec("alliance_sim.parameter_table") is not None:
+            from alliance_sim import parameter_table
+
+            if hasattr(parameter_table, "parameter_table_markdown"):
+                print(parameter_table.parameter_table_markdown(), end="")
+                return
+        _print_parameters()
+
+    _guarded(body)
+
+
+def _print_parameters() -> None:
+    """A plain listing of dotted keys, defaults and units from the pydantic tree."""
+    from pydantic import BaseModel
+
+    from alliance_sim.model.parameters import Parameters
+
+    def walk(model: BaseModel, prefix: str):
+        for name, info in type(model).model_fields.items():
+            value = getattr(model, name)
+            key = f"{prefix}{name}"
+            if isinstance(value, BaseModel):
+                yield from walk(value, key + ".")
+            elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
+                for k, v in value.items():
+                    yield from walk(v, f"{key}.{k}.")
+            else:
+                unit = (info.json_schema_extra or {}).get("unit", "") if isinstance(info.json_schema_extra, dict) \
+                    else ""
+                yield key, value, unit
+
+    for key, value, unit in walk(Parameters(), ""):
+        print(f"{key} = {value!r}" + (f"    # {unit}" if unit and unit != "-" else ""))
+
+
+# ---------------------------------------------------------------------- extension commands
+# Sweep commands (`alliance sweep ...`) live in alliance_sim/sweeps/cli.py, written separately; they
+# are registered here when that module exists.
+if importlib.util.find_spec("alliance_sim.sweeps") is not None and \
+        importlib.util.find_spec("alliance_sim.sweeps.cli") is not None:
+    from alliance_sim.sweeps.cli import register
+
+    register(app)
+
+
+def main() -> None:  # pragma: no cover - `python -m alliance_sim.cli`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
