@@ -226,7 +226,7 @@ def plot_alignment(ds: xr.Dataset) -> Figure:
         if i == 0:
             ax.set_ylabel("alignment  (−1 Beijing … +1 Washington)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", frameon=False)
+    fig.legend(handles, labels, loc="outside right center", frameon=False)
     _event_key(fig, ds)
     fig.suptitle(title_of(ds, "alignment"), fontsize=13, fontweight="bold")
     return fig
@@ -412,12 +412,11 @@ def plot_compare(results: Mapping[str, xr.Dataset]) -> Figure:
         if i == 0:
             ax.set_ylabel("alignment  (−1 Beijing … +1 Washington)")
     handles = [ln for ln in axes[0].lines if ln.get_label() in names]
-    fig.legend(handles, [h.get_label() for h in handles], loc="outside right upper", frameon=False,
-               title="median and\n50% band", alignment="left")
+    fig.legend(handles, [h.get_label() for h in handles], loc="outside right center", frameon=False)
     _event_key(fig, first, prefix=f"events of {names[0]}:  " if len(names) > 1 else "")
     reps = sorted({replicates(ds) for ds in results.values()})
     rep_text = f"{reps[0]:,} replicates each" if len(reps) == 1 else "replicates: " + ", ".join(f"{r:,}" for r in reps)
-    fig.suptitle(f"{' vs '.join(names)} — alignment ({rep_text}, same random numbers)", fontsize=12.5,
+    fig.suptitle(f"Alignment by scenario: median and 50% band ({rep_text}, same random numbers)", fontsize=12.5,
                  fontweight="bold")
     return fig
 
