@@ -455,9 +455,10 @@ class Mechanisms(Strict):
         le=20,
     )
     burden_weight: float = P(
-        0.2,
+        0.1,
         "logit units per pp of GDP gap",
-        "Olson & Zeckhauser 1966; assumption",
+        "Olson & Zeckhauser 1966; assumption: a gap also lowers reliability, so each channel gets half "
+        "the weight of a point of GDP taxed",
         "Friction per point of GDP between demand and effort.",
         ge=0,
         le=20,
@@ -471,9 +472,10 @@ class Mechanisms(Strict):
         le=20,
     )
     leader_weight: float = P(
-        0.6,
+        0.35,
         "logit units per stance unit",
-        "Putnam 1988; assumption",
+        "Putnam 1988; assumption: a swing from a hawkish to a conciliatory leader (≈1 stance unit) moves "
+        "alignment by ≈0.15, less than a 25 % tariff shock",
         "Pull of the leader's stance on the ties with patron and challenger.",
         ge=0,
         le=20,
@@ -509,9 +511,9 @@ class Mechanisms(Strict):
         0.3, "logit per pp of GDP", "assumption", "Fall in perceived reliability per point of GDP taxed.", ge=0, le=20
     )
     reliability_demand_sensitivity: float = P(
-        0.3,
+        0.15,
         "logit per pp of GDP gap",
-        "assumption",
+        "assumption: half the tariff sensitivity, since the gap also acts through burden friction",
         "Fall in perceived reliability per point of burden gap.",
         ge=0,
         le=20,
