@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
@@ -92,18 +92,24 @@ class EnsembleOutput:
     workers: int
 
 
-def _merge(params, compiled, seed, replicates, results: list[ChunkResult], wall, chunk_size, workers):
-    results = sorted(results, key=lambda r: r.start)
-    total = SummaryAccumulator(compiled)
-    for r in results:
-        total += r.summary
-    kept = np.concatenate([r.kept_ids for r in results]) if results else np.zeros(0, dtype=np.int64)
-    traj = {}
-    with_traj = [r for r in results if len(r.kept_ids)]
-    if with_traj:
-        for k in with_traj[0].trajectories:
-            traj[k] = np.concatenate([r.trajectories[k] for r in with_traj], axis=0)
-    return EnsembleOutput(params, compiled, seed, replicates, total, kept, traj, wall, chunk_size, workers)
+class _Merger:
+    """Folds chunk results in as they arrive, so memory holds one merged summary, not one per chunk."""
+
+    def __init__(self, compiled: Compiled):
+        self.total = SummaryAccumulator(compiled)
+        self.kept: list[ChunkResult] = []
+
+    def add(self, r: ChunkResult) -> None:
+        self.total += r.summary
+        if len(r.kept_ids):
+            self.kept.append(r)
+
+    def output(self, params, compiled, seed, replicates, wall, chunk_size, workers) -> EnsembleOutput:
+        kept = sorted(self.kept, key=lambda r: r.start)
+        ids = np.concatenate([r.kept_ids for r in kept]) if kept else np.zeros(0, dtype=np.int64)
+        traj = {k: np.concatenate([r.trajectories[k] for r in kept], axis=0) for k in kept[0].trajectories} \
+            if kept else {}
+        return EnsembleOutput(params, compiled, seed, replicates, self.total, ids, traj, wall, chunk_size, workers)
 
 
 def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int | None = None,
@@ -135,7 +141,7 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
             progress(done[0], total_work)
 
     t0 = time.perf_counter()
-    results: list[ChunkResult] = []
+    merger = _Merger(compiled)
     if client is not None:
         futures = client.map(run_chunk, [params] * len(bounds), [a for a, _ in bounds],
                              [b for _, b in bounds], [seed] * len(bounds), [T] * len(bounds),
@@ -144,21 +150,28 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
 
         for fut in dask_completed(futures):
             r = fut.result()
-            results.append(r)
+            fut.release()
+            merger.add(r)
             tick((r.stop - r.start) * T)
     elif workers > 1 and len(bounds) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(bounds)),
-                                 mp_context=get_context("spawn")) as pool:
-            futs = [pool.submit(run_chunk, params, a, b, seed, T, keep) for a, b in bounds]
-            for fut in as_completed(futs):
-                r = fut.result()
-                results.append(r)
-                tick((r.stop - r.start) * T)
+        n_proc = min(workers, len(bounds))
+        with ProcessPoolExecutor(max_workers=n_proc, mp_context=get_context("spawn")) as pool:
+            todo = list(bounds)
+            running = set()
+            while todo or running:
+                while todo and len(running) < 2 * n_proc:  # a bounded window keeps memory bounded
+                    a, b = todo.pop(0)
+                    running.add(pool.submit(run_chunk, params, a, b, seed, T, keep))
+                done_now, running = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done_now:
+                    r = fut.result()
+                    merger.add(r)
+                    tick((r.stop - r.start) * T)
     else:
         for a, b in bounds:
-            results.append(run_chunk(params, a, b, seed, T, keep, progress=tick))
+            merger.add(run_chunk(params, a, b, seed, T, keep, progress=tick))
     wall = time.perf_counter() - t0
-    return _merge(params, compiled, seed, R, results, wall, chunk_size, workers)
+    return merger.output(params, compiled, seed, R, wall, chunk_size, workers)
 
 
 def default_workers() -> int:
