@@ -330,18 +330,16 @@ def _params_hash(params: Parameters) -> str:
 
 
 def load_base(spec: SweepSpec, sweep_dir: Path, where: str) -> tuple[Parameters, str, str]:
-    """The base parameters (scenario file relative to the sweep file, or the defaults), its name and
-    hash, with the sweep's fixed ``set`` overrides applied."""
+    """The base parameters (a scenario file relative to the sweep file, a shipped scenario's name, or the
+    defaults), its name and hash, with the sweep's fixed ``set`` overrides applied."""
     if spec.base is None:
         params, name, h = Parameters(), "defaults", ""
     else:
-        path = (sweep_dir / spec.base).resolve()
-        if not path.exists():
-            raise SweepError(f"{where}: base scenario not found: {spec.base} (looked for {path})")
         from alliance_sim.scenario import ScenarioError, load_scenario
 
-        try:
-            sc = load_scenario(path)
+        local = sweep_dir / spec.base
+        try:  # a path relative to the sweep file, or the name of a shipped scenario
+            sc = load_scenario(local if local.exists() else spec.base)
         except ScenarioError as exc:
             raise SweepError(f"{where}: base scenario: {exc}") from None
         params, name, h = sc.params, sc.name, sc.hash

@@ -1,0 +1,167 @@
+"""Analysis of a sweep store: Sobol' indices, Morris screening and PRIM scenario discovery.
+
+Every function takes the store's dataset (``store.open_store``), so the analysis of a sweep run here,
+on a cluster, or resumed over several sessions is the same code.  Outputs are named as in the sweep
+file (``p_crossed.KOR``, ``min_cohesion_q.0.5``; see ``outputs``).
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from alliance_sim.sweeps.design import SweepError, SweepSpec
+from alliance_sim.sweeps.outputs import output_values
+from alliance_sim.sweeps.store import store_spec
+
+OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+def _complete_values(ds: xr.Dataset, output: str) -> np.ndarray:
+    y = output_values(ds, output)
+    missing = int(np.isnan(y).sum())
+    if missing:
+        raise SweepError(f"output '{output}': {missing} of {y.size} points have no result yet "
+                         f"(resume the sweep with --resume first)")
+    return y
+
+
+def analysis_x(ds: xr.Dataset, spec: SweepSpec) -> np.ndarray:
+    """The design in SALib's coordinates: unit cube scaled to each factor's analysis bounds."""
+    unit = np.asarray(ds["unit"].values, dtype=float)
+    b = np.array([f.analysis_bounds() for f in spec.factors.values()])
+    return b[:, 0] + unit * (b[:, 1] - b[:, 0])
+
+
+def sobol_indices(ds: xr.Dataset, output: str, *, conf_level: float = 0.95, num_resamples: int = 1000,
+                  seed: int = 0) -> pd.DataFrame:
+    """First-order (S1) and total (ST) Sobol' indices with bootstrap confidence half-widths.
+
+    Needs a ``sobol`` design (Saltelli sample, in its order).  Columns: S1, S1_conf, ST, ST_conf."""
+    from SALib.analyze import sobol
+
+    spec = store_spec(ds)
+    if spec.design.kind != "sobol":
+        raise SweepError(f"Sobol indices need a 'sobol' design; this store has '{spec.design.kind}'")
+    y = _complete_values(ds, output)
+    if np.ptp(y) == 0:
+        zeros = np.zeros(len(spec.factors))
+        return pd.DataFrame({"S1": zeros, "S1_conf": zeros, "ST": zeros, "ST_conf": zeros},
+                            index=pd.Index(spec.factor_names, name="factor"))
+    res = sobol.analyze(spec.salib_problem(), y, calc_second_order=spec.design.calc_second_order,
+                        num_resamples=num_resamples, conf_level=conf_level, seed=seed)
+    return pd.DataFrame({k: np.asarray(res[k]) for k in ("S1", "S1_conf", "ST", "ST_conf")},
+                        index=pd.Index(spec.factor_names, name="factor"))
+
+
+def morris_indices(ds: xr.Dataset, output: str, *, conf_level: float = 0.95, num_resamples: int = 1000,
+                   seed: int = 0) -> pd.DataFrame:
+    """Morris elementary effects: mu, mu_star (with confidence half-width) and sigma per factor."""
+    from SALib.analyze import morris
+
+    spec = store_spec(ds)
+    if spec.design.kind != "morris":
+        raise SweepError(f"Morris indices need a 'morris' design; this store has '{spec.design.kind}'")
+    y = _complete_values(ds, output)
+    res = morris.analyze(spec.salib_problem(), analysis_x(ds, spec), y, num_resamples=num_resamples,
+                         conf_level=conf_level, num_levels=spec.design.levels, seed=seed)
+    return pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in ("mu", "mu_star", "mu_star_conf", "sigma")},
+                        index=pd.Index(spec.factor_names, name="factor"))
+
+
+@dataclass
+class PrimResult:
+    """A PRIM box: its limits per factor, the factors' full ranges, the peeling trajectory and the
+    chosen step on it."""
+
+    output: str
+    rule: str
+    box: pd.DataFrame            # index: factor; columns: low, high (restricted factors only)
+    ranges: pd.DataFrame         # index: factor; columns: low, high (the whole design)
+    trajectory: pd.DataFrame     # coverage, density, mass, res_dim per peeling step
+    chosen: int
+    cases: int
+    n: int
+
+    @property
+    def stats(self) -> dict:
+        row = self.trajectory.iloc[self.chosen]
+        return {k: float(row[k]) for k in ("coverage", "density", "mass", "res_dim")}
+
+
+def prim_box(ds: xr.Dataset, output: str, op: str = ">", value: float = 0.5, *, peel_alpha: float = 0.05,
+             mass_min: float = 0.05, min_density: float = 0.8) -> PrimResult:
+    """Scenario discovery (ema_workbench PRIM): the box of factor values where ``output op value``.
+
+    The chosen box is the step of the peeling trajectory with the highest coverage among those with
+    density >= ``min_density`` (the densest step if none reaches it)."""
+    import logging
+
+    from ema_workbench.analysis import prim
+
+    if op not in OPS:
+        raise SweepError(f"PRIM: op must be one of {list(OPS)}, got {op!r}")
+    spec = store_spec(ds)
+    y = _complete_values(ds, output)
+    hits = OPS[op](y, value)
+    rule = f"{output} {op} {value:g}"
+    if not hits.any():
+        raise SweepError(f"PRIM: no point has {rule} (max {np.nanmax(y):.3g}, min {np.nanmin(y):.3g})")
+    x = pd.DataFrame(np.asarray(ds["x"].values, dtype=float), columns=spec.factor_names)
+    logging.getLogger("EMA").setLevel(logging.WARNING)
+    p = prim.Prim(x, hits, peel_alpha=peel_alpha, mass_min=mass_min)
+    box = p.find_box()
+    traj = box.peeling_trajectory.reset_index(drop=True)
+    dense = traj.index[traj["density"] >= min_density]
+    chosen = int(traj.loc[dense, "coverage"].idxmax()) if len(dense) else int(traj["density"].idxmax())
+    lims = box.box_lims[chosen]
+    init = box.box_lims[0]
+    restricted = [c for c in lims.columns if not np.allclose(lims[c].values, init[c].values)]
+    table = pd.DataFrame({"low": [float(lims[c].iloc[0]) for c in restricted],
+                          "high": [float(lims[c].iloc[1]) for c in restricted]},
+                         index=pd.Index(restricted, name="factor"))
+    ranges = pd.DataFrame({"low": [float(init[c].iloc[0]) for c in init.columns],
+                           "high": [float(init[c].iloc[1]) for c in init.columns]},
+                          index=pd.Index(list(init.columns), name="factor"))
+    return PrimResult(output, rule, table, ranges, traj[["coverage", "density", "mass", "res_dim"]].astype(float),
+                      chosen, int(hits.sum()), int(hits.size))
+
+
+def summary_table(ds: xr.Dataset, outputs: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """The analysis the store's design supports, per output: Sobol for ``sobol``, Morris for
+    ``morris``, per-factor means of the output for ``grid`` and ``lhs``."""
+    spec = store_spec(ds)
+    outputs = outputs or spec.outputs
+    out = {}
+    for o in outputs:
+        if spec.design.kind == "sobol":
+            out[o] = sobol_indices(ds, o)
+        elif spec.design.kind == "morris":
+            out[o] = morris_indices(ds, o)
+        else:
+            out[o] = main_effects(ds, o)
+    return out
+
+
+def main_effects(ds: xr.Dataset, output: str, bins: int = 5) -> pd.DataFrame:
+    """Range of the binned mean of ``output`` along each factor (a crude main effect for grids and LHS)."""
+    spec = store_spec(ds)
+    y = _complete_values(ds, output)
+    x = np.asarray(ds["x"].values, dtype=float)
+    rows = []
+    for j, name in enumerate(spec.factor_names):
+        xs = x[:, j]
+        levels = np.unique(xs)
+        if len(levels) <= bins:
+            means = [y[xs == v].mean() for v in levels]
+        else:
+            edges = np.quantile(xs, np.linspace(0, 1, bins + 1))
+            idx = np.clip(np.searchsorted(edges, xs, side="right") - 1, 0, bins - 1)
+            means = [y[idx == k].mean() for k in range(bins) if (idx == k).any()]
+        rows.append({"factor": name, "min_mean": float(np.min(means)), "max_mean": float(np.max(means)),
+                     "effect_range": float(np.max(means) - np.min(means))})
+    return pd.DataFrame(rows).set_index("factor")
