@@ -143,7 +143,6 @@ def progress_bar(description: str = "simulating", *, enabled: bool | None = None
     from rich.console import Console
     from rich.progress import (
         BarColumn,
-        MofNCompleteColumn,
         Progress,
         TaskProgressColumn,
         TextColumn,
@@ -164,14 +163,14 @@ def progress_bar(description: str = "simulating", *, enabled: bool | None = None
         if state["progress"] is None:
             if time.perf_counter() - t0 < delay or done >= total:
                 return
-            prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                            MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                            TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
+            prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=30), TaskProgressColumn(),
+                            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                            TimeRemainingColumn(), console=console, transient=False)
             prog.start()
             state["progress"], state["task"] = prog, prog.add_task(description, total=total, rate="")
         elapsed = max(time.perf_counter() - t0, 1e-9)
         state["progress"].update(state["task"], completed=done, total=total,
-                                 rate=f"{done / elapsed / 1e3:,.0f}k replicate-months/s")
+                                 rate=f"{done / elapsed / 1e3:,.0f}k repl-months/s")
 
     try:
         yield update
