@@ -60,14 +60,21 @@ def sobol_indices(ds: xr.Dataset, output: str, *, conf_level: float = 0.95, num_
 
 def morris_indices(ds: xr.Dataset, output: str, *, conf_level: float = 0.95, num_resamples: int = 1000,
                    seed: int = 0) -> pd.DataFrame:
-    """Morris elementary effects: mu, mu_star (with confidence half-width) and sigma per factor."""
+    """Morris elementary effects: mu, mu_star (with confidence half-width) and sigma per factor.
+
+    Effects are per full range of each factor (the design's unit cube), so factors with different
+    units compare directly: mu_star = mean |change of the output| when the factor moves across its
+    whole range."""
     from SALib.analyze import morris
 
     spec = store_spec(ds)
     if spec.design.kind != "morris":
         raise SweepError(f"Morris indices need a 'morris' design; this store has '{spec.design.kind}'")
     y = _complete_values(ds, output)
-    res = morris.analyze(spec.salib_problem(), analysis_x(ds, spec), y, num_resamples=num_resamples,
+    D = len(spec.factors)
+    problem = {"num_vars": D, "names": spec.factor_names, "bounds": [[0.0, 1.0]] * D}
+    unit = np.asarray(ds["unit"].values, dtype=float)
+    res = morris.analyze(problem, unit, y, num_resamples=num_resamples,
                          conf_level=conf_level, num_levels=spec.design.levels, seed=seed)
     return pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in ("mu", "mu_star", "mu_star_conf", "sigma")},
                         index=pd.Index(spec.factor_names, name="factor"))
@@ -100,8 +107,11 @@ def prim_box(ds: xr.Dataset, output: str, op: str = ">", value: float = 0.5, *, 
     The chosen box is the step of the peeling trajectory with the highest coverage among those with
     density >= ``min_density`` (the densest step if none reaches it)."""
     import logging
+    import warnings
 
-    from ema_workbench.analysis import prim
+    with warnings.catch_warnings():  # ema_workbench warns about optional ipyparallel on import
+        warnings.simplefilter("ignore")
+        from ema_workbench.analysis import prim
 
     if op not in OPS:
         raise SweepError(f"PRIM: op must be one of {list(OPS)}, got {op!r}")
@@ -113,8 +123,10 @@ def prim_box(ds: xr.Dataset, output: str, op: str = ">", value: float = 0.5, *, 
         raise SweepError(f"PRIM: no point has {rule} (max {np.nanmax(y):.3g}, min {np.nanmin(y):.3g})")
     x = pd.DataFrame(np.asarray(ds["x"].values, dtype=float), columns=spec.factor_names)
     logging.getLogger("EMA").setLevel(logging.WARNING)
-    p = prim.Prim(x, hits, peel_alpha=peel_alpha, mass_min=mass_min)
-    box = p.find_box()
+    with warnings.catch_warnings():  # pandas deprecations inside ema_workbench
+        warnings.simplefilter("ignore")
+        p = prim.Prim(x, hits, peel_alpha=peel_alpha, mass_min=mass_min)
+        box = p.find_box()
     traj = box.peeling_trajectory.reset_index(drop=True)
     dense = traj.index[traj["density"] >= min_density]
     chosen = int(traj.loc[dense, "coverage"].idxmax()) if len(dense) else int(traj["density"].idxmax())

@@ -19,8 +19,8 @@ EXIT_INTERRUPTED = 130
 
 SWEEP_HELP = """Run a parameter sweep (grid, Latin hypercube, Sobol' or Morris design) into a resumable zarr store.
 
-Runs on a local dask cluster of one process per core by default, on an existing dask cluster with
---scheduler, or serially with --workers 0.  Results are identical either way.
+Runs on a local dask cluster of one process per core by default, on an existing dask cluster \
+with --scheduler, or serially with --workers 0.  Results are identical either way.
 
 Examples:
 

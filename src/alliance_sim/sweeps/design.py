@@ -103,11 +103,27 @@ class Factor(_Strict):
             return [int(v) for v in np.minimum(lo + np.floor(u * (hi - lo + 1)), hi)]
         return [float(v) for v in self.low + u * (self.high - self.low)]
 
+    @property
+    def numeric_levels(self) -> bool:
+        """Listed levels that are all numbers (analysed as values, not as positions)."""
+        return self.levels is not None and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                               for v in self.levels)
+
+    def as_number(self, value: Any) -> float:
+        """A value in analysis coordinates: itself, or its position among non-numeric levels."""
+        if self.levels is not None and not self.numeric_levels:
+            return float([repr(v) for v in self.levels].index(repr(value)))
+        return float(value)
+
     def analysis_bounds(self) -> tuple[float, float]:
-        """Bounds used by SALib/PRIM: the range, or level indices 0..k-1 for listed levels."""
+        """Bounds used by SALib/PRIM: the range; the smallest and largest numeric level; or positions
+        0..k-1 for non-numeric levels."""
         if self.levels is not None:
-            return 0.0, float(len(self.levels) - 1) if len(self.levels) > 1 else 1.0
-        return float(self.low), float(self.high) if self.high > self.low else float(self.low) + 1e-12
+            lo, hi = ((min(self.levels), max(self.levels)) if self.numeric_levels
+                      else (0, len(self.levels) - 1))
+        else:
+            lo, hi = self.low, self.high
+        return float(lo), float(hi) if hi > lo else float(lo) + 1e-12
 
 
 class GridDesign(_Strict):
@@ -204,14 +220,10 @@ class PointTable:
         return self.unit.shape[0]
 
     def numeric(self, spec: SweepSpec) -> np.ndarray:
-        """Values as floats in analysis coordinates (listed levels become their index)."""
+        """Values as floats in analysis coordinates (non-numeric levels become their position)."""
         out = np.empty(self.unit.shape)
         for j, f in enumerate(spec.factors.values()):
-            if f.levels is not None:
-                lookup = {repr(v): i for i, v in enumerate(f.levels)}
-                out[:, j] = [lookup[repr(row[j])] for row in self.values]
-            else:
-                out[:, j] = [float(row[j]) for row in self.values]
+            out[:, j] = [f.as_number(row[j]) for row in self.values]
         return out
 
 

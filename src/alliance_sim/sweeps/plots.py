@@ -32,9 +32,12 @@ LABELS = {
 
 
 def short(key: str) -> str:
-    """A readable factor label: drop the top-level block (``mechanisms.tariff_weight`` -> ``tariff_weight``)."""
+    """A readable factor label: drop the top-level block of named parameters
+    (``mechanisms.tariff_weight`` -> ``tariff_weight``); keep list positions (``tariffs.6.rate``)."""
     parts = key.split(".")
-    return ".".join(parts[1:]) if len(parts) > 1 else key
+    if len(parts) > 1 and not parts[1].isdigit():
+        return ".".join(parts[1:])
+    return key
 
 
 def output_label(output: str) -> str:
@@ -60,8 +63,9 @@ def _levels_or_bins(xs: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, 0.5 * (edges[:-1] + edges[1:])
 
 
-def heatmap(ds: xr.Dataset, output: str, fx: str, fy: str, ax=None, bins: int = 12):
-    """Mean of ``output`` over the (fx, fy) plane, averaged over the other factors."""
+def heatmap(ds: xr.Dataset, output: str, fx: str, fy: str, ax=None, bins: int | None = None):
+    """Mean of ``output`` over the (fx, fy) plane, averaged over the other factors (grids: per level;
+    otherwise equal-width bins with about six points per cell)."""
     spec = store_spec(ds)
     names = spec.factor_names
     for f in (fx, fy):
@@ -69,6 +73,10 @@ def heatmap(ds: xr.Dataset, output: str, fx: str, fy: str, ax=None, bins: int = 
             raise SweepError(f"heatmap: unknown factor '{f}'; expected one of {names}")
     y = output_values(ds, output)
     x = np.asarray(ds["x"].values, dtype=float)
+    if spec.design.kind == "grid":
+        bins = len(y)  # every level gets its own row/column
+    elif bins is None:
+        bins = int(np.clip(np.sqrt(len(y) / 6), 3, 12))
     ix, cx = _levels_or_bins(x[:, names.index(fx)], bins)
     iy, cy = _levels_or_bins(x[:, names.index(fy)], bins)
     grid = np.full((len(cy), len(cx)), np.nan)
@@ -101,13 +109,15 @@ def heatmap(ds: xr.Dataset, output: str, fx: str, fy: str, ax=None, bins: int = 
 
 
 def response_curves(ds: xr.Dataset, output: str, factors: list[str] | None = None, bins: int = 8):
-    """One panel per factor: median of ``output`` across the other factors, with 25–75 % and 5–95 %
-    bands over the points in each level or bin."""
+    """One panel per factor: mean of ``output`` over the points in each level or bin (the other
+    factors vary), with 25–75 % and 5–95 % bands of those points."""
     spec = store_spec(ds)
     names = spec.factor_names
     factors = factors or names
     y = output_values(ds, output)
     x = np.asarray(ds["x"].values, dtype=float)
+    if spec.design.kind == "grid":
+        bins = len(y)
     n = len(factors)
     cols = min(n, 4)
     rows = int(np.ceil(n / cols))
@@ -118,11 +128,11 @@ def response_curves(ds: xr.Dataset, output: str, factors: list[str] | None = Non
         stats = []
         for g in range(len(centres)):
             v = y[(idx == g) & ~np.isnan(y)]
-            stats.append(np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95]) if v.size else [np.nan] * 5)
+            stats.append([*np.quantile(v, [0.05, 0.25, 0.75, 0.95]), v.mean()] if v.size else [np.nan] * 5)
         s = np.array(stats)
-        ax.fill_between(centres, s[:, 0], s[:, 4], color="C0", alpha=0.15, lw=0, label="5–95 %")
-        ax.fill_between(centres, s[:, 1], s[:, 3], color="C0", alpha=0.3, lw=0, label="25–75 %")
-        ax.plot(centres, s[:, 2], "o-", color="C0", ms=3, label="median")
+        ax.fill_between(centres, s[:, 0], s[:, 3], color="C0", alpha=0.15, lw=0, label="5–95 %")
+        ax.fill_between(centres, s[:, 1], s[:, 2], color="C0", alpha=0.3, lw=0, label="25–75 %")
+        ax.plot(centres, s[:, 4], "o-", color="C0", ms=3, label="mean")
         ax.set_xlabel(short(f), fontsize=9)
         ax.grid(alpha=0.3)
         if k % cols == 0:
@@ -161,10 +171,13 @@ def morris_plot(table: pd.DataFrame, output: str):
     pos = np.arange(len(t))
     a1.barh(pos, t["mu_star"], xerr=t["mu_star_conf"], color="C2", capsize=2)
     a1.set_yticks(pos, [short(i) for i in t.index], fontsize=9)
-    a1.set_xlabel("μ* (mean |elementary effect|, 95 % CI)")
+    a1.set_xlabel("μ*: mean |change| over a full-range step (95 % CI)")
     a1.grid(axis="x", alpha=0.3)
     a2.scatter(table["mu_star"], table["sigma"], color="C2")
+    big = float(table["mu_star"].max()) * 0.15
     for name, row in table.iterrows():
+        if row["mu_star"] < big:  # the small ones are named in the bar chart
+            continue
         a2.annotate(short(name), (row["mu_star"], row["sigma"]), fontsize=7, xytext=(3, 3),
                     textcoords="offset points")
     lim = max(float(table["mu_star"].max()), float(table["sigma"].max()), 1e-12) * 1.1
@@ -210,12 +223,16 @@ def prim_tradeoff(res: PrimResult):
     """Coverage against density along the peeling trajectory, coloured by restricted dimensions."""
     t = res.trajectory
     fig, ax = plt.subplots(figsize=(6.0, 4.6))
-    sc = ax.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="viridis", s=22)
+    from matplotlib.colors import BoundaryNorm
+
+    top = int(t["res_dim"].max())
+    norm = BoundaryNorm(np.arange(-0.5, top + 1.5), plt.get_cmap("viridis").N)
+    sc = ax.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="viridis", norm=norm, s=22)
     ax.plot(t["coverage"], t["density"], color="0.6", lw=0.7, zorder=0)
     c = t.iloc[res.chosen]
     ax.scatter([c["coverage"]], [c["density"]], s=140, facecolors="none", edgecolors="C3", lw=2,
                label=f"chosen box (step {res.chosen})")
-    plt.colorbar(sc, ax=ax, label="restricted dimensions")
+    plt.colorbar(sc, ax=ax, label="restricted dimensions", ticks=range(top + 1))
     ax.set_xlabel("coverage (share of cases of interest inside the box)")
     ax.set_ylabel("density (share of the box that is of interest)")
     ax.set_xlim(0, 1.02)
@@ -229,7 +246,7 @@ def prim_tradeoff(res: PrimResult):
 
 def _save(fig, path: Path, title: str | None = None) -> Path:
     if title:
-        fig.text(0.5, 0.005, title, ha="center", va="bottom", fontsize=7, color="0.4")
+        fig.text(0.5, -0.01, title, ha="center", va="top", fontsize=7, color="0.4")
     fig.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(fig)
     return path
