@@ -7,6 +7,7 @@ written atomically (:mod:`alliance_sim.rundir`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -200,12 +201,17 @@ def run(
     workers: WorkersOpt = 1,
     keep: KeepOpt = 1000,
     plots: PlotsOpt = True,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Address of a dask scheduler (tcp://host:8786) to spread the chunks over a "
+        "cluster; results are identical to a local run.")] = None,
 ) -> None:
     """Run a scenario as an ensemble and write a run folder.
 
     Writes results.nc, summary.csv (headline figures), manifest.json (what was run) and plots/*.png.
 
     Example: alliance run tariff_shock_2025 --replicates 2000 --set actors.KOR.export_share_us=0.15
+
+    A very large ensemble on a dask cluster: alliance run nk_escalation -n 1000000 --scheduler tcp://host:8786
     """
 
     def body():
@@ -217,9 +223,18 @@ def run(
         R, S, T = _run_plan(sc.params, replicates, seed, months, chunk_size, workers, keep)
         target = out if out is not None else default_out_dir(sc.name)
         check_out_dir(target)
-        with progress_bar(sc.name) as tick:
-            res = api_run(sc, replicates=R, seed=S, months=T, chunk_size=chunk_size, workers=workers,
-                          keep_trajectories=keep, progress=tick)
+        with contextlib.ExitStack() as stack:
+            client = None
+            if scheduler is not None:
+                from alliance_sim.sweeps.runner import SweepError, connect
+
+                try:
+                    client = stack.enter_context(connect(scheduler))
+                except SweepError as exc:
+                    raise BadInput(str(exc)) from None
+            with progress_bar(sc.name) as tick:
+                res = api_run(sc, replicates=R, seed=S, months=T, chunk_size=chunk_size, workers=workers,
+                              keep_trajectories=keep, progress=tick, client=client)
         path = res.save(target, plots=plots)
         _print_summary(sc.name, res.dataset, path)
 

@@ -148,7 +148,7 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
                              [keep] * len(bounds), pure=False)
         from dask.distributed import as_completed as dask_completed
 
-        for fut in dask_completed(futures):
+        for fut in dask_completed(futures, loop=client.loop):
             r = fut.result()
             fut.release()
             merger.add(r)
