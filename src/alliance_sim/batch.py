@@ -97,7 +97,8 @@ def run_points(base: Parameters, points: list[dict[str, Any]], replicates: int, 
             "final_tariff_mean": ("point", "ally"), "final_threat_mean": ("point", "ally"),
             "final_reliability_mean": ("point", "ally")}
     for key, d in dims.items():
-        arr = out[key] if params else np.zeros((0,) + (5,) * (len(d) - 1))
+        sizes = {"point": 0, "ally": len(allies), "quantile": len(QUANTILES)}
+        arr = out[key] if params else np.zeros(tuple(sizes[x] for x in d))
         data[key] = xr.Variable(d, arr, {"long_name": OUTCOMES[key]})
     return xr.Dataset(data, coords={"point": np.arange(len(points)), "ally": allies,
                                     "quantile": list(QUANTILES)})

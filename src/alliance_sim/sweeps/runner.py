@@ -26,6 +26,7 @@ from typing import Any
 import xarray as xr
 
 from alliance_sim.batch import run_points
+from alliance_sim.model.mechanisms.domestic import set_kernel_threads
 from alliance_sim.model.parameters import Parameters
 from alliance_sim.sweeps.design import Sweep, SweepError
 from alliance_sim.sweeps.outputs import check_outputs
@@ -44,9 +45,21 @@ TaskFn = Callable[[Parameters, list[dict[str, Any]], int, int, int], xr.Dataset]
 RETRIES = 2
 
 
+def _in_dask_worker() -> bool:
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return True
+    except (ImportError, ValueError):
+        return False
+
+
 def run_task(base: Parameters, points: list[dict[str, Any]], replicates: int, seed: int,
              months: int) -> xr.Dataset:
     """The unit of work: outcomes of a block of points (a thin wrapper of ``run_points``)."""
+    if _in_dask_worker():  # one core per worker process: no nested kernel threads
+        set_kernel_threads(1)
     return run_points(base, points, replicates=replicates, seed=seed, months=months)
 
 

@@ -13,12 +13,25 @@ so results do not depend on threads or chunks.  Size 0 replaces the citizens by 
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 
 from alliance_sim.model.rng import uniform_from_key
 
 _SQRT12 = np.sqrt(12.0)
+
+# numba's built-in "workqueue" threading layer is fork-safe (GNU OpenMP is not: a process pool that forks
+# after the kernel ran, such as EMA Workbench's MultiprocessingEvaluator, would abort).  A user's own
+# NUMBA_THREADING_LAYER wins.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
+
+
+def set_kernel_threads(n: int) -> None:
+    """Threads for the citizens' kernel; worker processes use 1 so that P processes use P cores."""
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
 
 
 @numba.njit(cache=True, fastmath=False)
