@@ -69,7 +69,9 @@ def _run_block(params: list[Parameters], replicates: int, seed: int, months: int
     compiled = compile_batch(params, replicates, months)
     ids = np.tile(np.arange(replicates), len(params))
     model = AllianceModel(replicate_ids=ids, seed=seed, collect=False, compiled=compiled)
-    return _batch_outcomes(model, months, len(params))
+    out = _batch_outcomes(model, months, len(params))
+    model.state = None  # the model-agent reference cycle would otherwise keep the state until a GC pass
+    return out
 
 
 def run_points(base: Parameters, points: list[dict[str, Any]], replicates: int, seed: int | None = None,

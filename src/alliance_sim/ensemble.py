@@ -74,6 +74,9 @@ def run_chunk(params: Parameters, start: int, stop: int, seed: int, months: int,
         if progress is not None:
             progress(R, 0)
     acc.close()
+    # Mesa models and their agents reference each other; the cyclic collector may not run for a long
+    # time, so drop the (large) state now rather than let finished chunks pile up in memory.
+    model.state = None
     return ChunkResult(start, stop, acc, kept, traj)
 
 
