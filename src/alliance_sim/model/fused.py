@@ -1,0 +1,597 @@
+"""A fused numba kernel for whole trajectories of the aggregate-opinion model (population size 0).
+
+``run_fused`` computes, for every row of a ``Compiled`` (one point, or a batch from
+``batching.compile_batch``), the whole trajectory in one ``prange`` loop over rows, months inside,
+with the row's state in small local arrays.  It applies the rules of ``engine`` (decide_* and
+``transition``) in the same order and takes the same counter-based draws (stream, month, index), so a
+row's results equal the numpy engine's up to the last bit of libm functions (exp, log, tanh, pow) and
+BLAS summation order.  A row's result does not depend on the other rows of the batch.
+
+Parameters reach the kernel packed as float arrays with a row axis: one (R, n_scalar) matrix of the
+scalar fields of the parameter blocks (columns named by ``F``), one (R, n_vec, A) array of the per-ally
+vectors (``V``), and month schedules as (T, 1 or R, ...) arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import IntEnum
+
+import numba
+import numpy as np
+
+from alliance_sim.model import rng
+from alliance_sim.model.compiled import (
+    GROUP_APPEAL_SENSITIVITY,
+    GROUP_BACKLASH_SENSITIVITY,
+    GROUP_TARIFF_SENSITIVITY,
+    GROUP_THREAT_SENSITIVITY,
+    Compiled,
+    group_mix,
+)
+from alliance_sim.model.rng import _GOLDEN, mix64, uniform_from_key
+
+# Scalar fields of the parameter blocks read by the kernel: one column each of the packed matrix.
+_BLOCK_FIELDS = {
+    "mech": ("tie_adjustment_rate", "balance_weight", "threat_weight", "source_threat_weight",
+             "common_threat_weight", "tariff_weight", "burden_weight", "entrapment_weight", "leader_weight",
+             "china_trade_weight", "tie_noise_sd", "reliability_adjustment_rate",
+             "reliability_tariff_sensitivity", "reliability_demand_sensitivity", "trade_elasticity",
+             "trade_adjustment_rate", "diversion_to_china", "coercion_backfire_threat_level",
+             "coercion_intimidation"),
+    "pop": ("stubbornness", "tariff_nationalism", "threat_rally", "coercion_backlash", "inducement_appeal",
+            "election_public_weight"),
+    "upol": ("escalate_base_utility", "escalate_gap_weight", "escalate_retaliation_weight",
+             "relief_base_utility", "relief_concession_weight", "raise_demand_base_utility",
+             "raise_demand_concession_weight", "tariff_step", "max_tariff_offset", "demand_step"),
+    "apol": ("concede_base_utility", "concede_protection_weight", "concede_pain_weight",
+             "concede_stance_weight", "hedge_base_utility", "hedge_unreliability_weight", "hedge_stance_weight",
+             "hedge_pain_weight", "retaliate_base_utility", "retaliate_pain_weight", "retaliate_threat_weight",
+             "concede_effort_step", "concede_tie_impulse", "hedge_tie_impulse_china", "hedge_tie_impulse_us",
+             "retaliate_tie_impulse"),
+    "cpol": ("induce_base_utility", "induce_drift_weight", "induce_hedge_weight", "coerce_base_utility",
+             "coerce_drift_weight", "coerce_alignment_weight", "inducement_tie_impulse",
+             "inducement_market_access", "coercion_tie_impulse", "coercion_export_loss", "coercion_threat"),
+    "advpol": ("provoke_base_utility", "provoke_cohesion_weight"),
+}
+F = IntEnum("F", [f for block in _BLOCK_FIELDS.values() for f in block], start=0)
+# Per-ally vectors of Compiled, (A,) or (R, A) in a batch.
+V = IntEnum("V", ["exports_to_gdp", "share_us0", "share_cn0", "defense0", "reliability0", "entrapment",
+                  "orientation0", "hawk", "conciliatory", "latitude", "fav_us0", "fav_cn0", "chip_base",
+                  "chip_pain", "chip_effort", "chip_tie", "chip_bonus", "chip_months", "country_weight"], start=0)
+# Month schedules of Compiled, (T, A) or (T, R, A) in a batch.
+_SCHEDULES = ("country_rate", "sector_rate", "demand", "ev_reassure", "ev_leader", "ev_induce", "ev_coerce")
+
+NEG = -1e9
+TIE_LIMIT = 0.999
+_NORMAL_RATE = 500.0
+
+
+@numba.njit(cache=True)
+def _stream_key(key, month, stream):
+    salt = mix64(np.uint64((month + 1) * 1_000_003 + stream) * _GOLDEN)
+    return mix64(key ^ salt)
+
+
+@numba.njit(cache=True)
+def _choice(util, cdf, k, u):
+    """rng.logit_choice for one row: max / exp / running sum / divide / count, in numpy's order."""
+    top = util[0]
+    for j in range(1, k):
+        top = max(top, util[j])
+    total = math.exp(util[0] - top)
+    cdf[0] = total
+    for j in range(1, k):
+        total = total + math.exp(util[j] - top)
+        cdf[j] = total
+    c = 0
+    for j in range(k):
+        if u > cdf[j] / total:
+            c += 1
+    return min(c, k - 1)
+
+
+@numba.njit(cache=True)
+def _poisson(u, rate):
+    """rng.poisson_from_uniform for one draw (rates ≤ _NORMAL_RATE)."""
+    max_count = max(30, int(math.ceil(rate + 12.0 * math.sqrt(rate) + 20.0)))
+    p = math.exp(-rate)
+    cdf = p
+    count = 0
+    for k in range(1, max_count + 1):
+        if not u > cdf:
+            break
+        count += 1
+        p = p * rate / k
+        cdf = cdf + p
+    return count
+
+
+@numba.njit(cache=True)
+def _clip(x, lo, hi):
+    return min(max(x, lo), hi)
+
+
+@numba.njit(cache=True)
+def _drivers(out, T, thr, stock, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch, source_actor):
+    """engine.tie_drivers for one row into ``out`` (n, n)."""
+    n, A, S = T.shape[0], ai.shape[0], stock.shape[1]
+    C = np.zeros((n, n))
+    neg_pc = max(-T[pat, ch], 0.0)
+    for a in range(A):
+        i = ai[a]
+        entrap = ent_v[a] * neg_pc * max(T[i, pat], 0.0)
+        C[i, pat] += (P[F.threat_weight] * thr[i] * rel[a] - P[F.tariff_weight] * pain[a]
+                      - P[F.burden_weight] * gap[a] - P[F.entrapment_weight] * entrap
+                      + P[F.leader_weight] * stance[a])
+        C[i, ch] += P[F.china_trade_weight] * cn_share[a] - P[F.leader_weight] * stance[a]
+    for s in range(S):
+        j = source_actor[s]
+        if j >= 0:
+            for i in range(n):
+                C[i, j] -= P[F.source_threat_weight] * (1.0 - math.exp(-stock[i, s]))
+    for x in range(A):
+        for y in range(x + 1, A):
+            C[ai[x], ai[y]] += P[F.common_threat_weight] * min(thr[ai[x]], thr[ai[y]])
+    for i in range(n):
+        C[i, i] = 0.0
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = C[i, j] + C[j, i]
+
+
+@numba.njit(cache=True)
+def _balance(out, T):
+    n = T.shape[0]
+    d = max(n - 2, 1)
+    for i in range(n):
+        for j in range(n):
+            acc = 0.0
+            for k in range(n):
+                acc += T[i, k] * T[k, j]
+            out[i, j] = acc / d
+        out[i, i] = 0.0
+
+
+@numba.njit(cache=True)
+def _threat_total(out, stock):
+    n, S = stock.shape
+    for i in range(n):
+        acc = 0.0
+        for s in range(S):
+            acc += stock[i, s]
+        out[i] = 1.0 - math.exp(-acc)
+
+
+@numba.njit(cache=True)
+def _cohesion(T, pairs):
+    acc = 0.0
+    for q in range(pairs.shape[0]):
+        acc += T[pairs[q, 0], pairs[q, 1]]
+    return acc / pairs.shape[0]
+
+
+@numba.njit(cache=True, parallel=True)
+def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, mag_all, provmult_all,
+            country_rate, sector_rate, demand_s, ev_reassure, ev_leader, ev_induce, ev_coerce,
+            proc_rate, ev_threat, ai, pat, ch, alliance_pairs, source_actor, proc_source, proc_weights,
+            proc_adversary, src_ch, election, chip, chip_from, mix, g_tariff, g_threat, g_backlash, g_appeal,
+            patron_behavioural, challenger_behavioural,
+            out_align, out_coh, out_crossed, out_min_coh, out_tariff, out_threat, out_rel):
+    R = keys.shape[0]
+    A = ai.shape[0]
+    n = ties0_all.shape[1]
+    S = stock0_all.shape[2]
+    K = proc_weights.shape[0]
+    D = provmult_all.shape[1]
+    G = mix.shape[0]
+    n_pairs = n * (n - 1) // 2
+    for r0 in numba.prange(R):
+        r = np.int64(r0)
+        key = keys[r]
+        P = P_all[r]
+        Vr = V_all[r]
+        e2g, s_us0, s_cn0, def0, rel0 = Vr[V.exports_to_gdp], Vr[V.share_us0], Vr[V.share_cn0], \
+            Vr[V.defense0], Vr[V.reliability0]
+        cw, lat = Vr[V.country_weight], Vr[V.latitude]
+        rs = r if country_rate.shape[1] > 1 else np.int64(0)
+        rsec = r if sector_rate.shape[1] > 1 else np.int64(0)
+        rdem = r if demand_s.shape[1] > 1 else np.int64(0)
+        rrea = r if ev_reassure.shape[1] > 1 else np.int64(0)
+        rlea = r if ev_leader.shape[1] > 1 else np.int64(0)
+        rind = r if ev_induce.shape[1] > 1 else np.int64(0)
+        rcoe = r if ev_coerce.shape[1] > 1 else np.int64(0)
+        rpr = r if proc_rate.shape[1] > 1 else np.int64(0)
+        rev = r if ev_threat.shape[1] > 1 else np.int64(0)
+        retention = retention_all[r]
+        mag = mag_all[r]
+        provmult = provmult_all[r]
+
+        # ---- initial state
+        T = ties0_all[r].copy()
+        stock = stock0_all[r].copy()
+        offset = np.zeros(A)
+        doffset = np.zeros(A)
+        effort = def0.copy()
+        latent = np.empty(A)
+        ex_us = s_us0.copy()
+        ex_cn = s_cn0.copy()
+        orient = Vr[V.orientation0].copy()
+        chip_used = np.zeros(A, dtype=np.bool_)
+        bonus_left = np.zeros(A, dtype=np.int64)
+        us_last = np.zeros(A, dtype=np.int64)
+        ally_last = np.zeros(A, dtype=np.int64)
+        china_last = np.zeros(A, dtype=np.int64)
+        adv_last = np.zeros(D, dtype=np.int64)
+        op_us = np.empty(A)
+        op_cn = np.empty(A)
+        anchor_us = np.empty(A)
+        anchor_cn = np.empty(A)
+        tariff = np.empty(A)
+        tariff0 = np.empty(A)
+        pain0 = np.empty(A)
+        gap0 = np.empty(A)
+        latent0 = np.empty(A)
+        demand = np.empty(A)
+        pain = np.empty(A)
+        gap = np.empty(A)
+        thr = np.empty(n)
+        rel = np.empty(A)
+        public = np.empty(A)
+        stance = np.empty(A)
+        align = np.empty(A)
+        prev_align = np.empty(A)
+        cn_share = np.empty(A)
+        for a in range(A):
+            op_us[a] = 2.0 * Vr[V.fav_us0, a] - 1.0
+            op_cn[a] = 2.0 * Vr[V.fav_cn0, a] - 1.0
+            anchor_us[a] = op_us[a]
+            anchor_cn[a] = op_cn[a]
+            latent0[a] = math.log(rel0[a] / (1.0 - rel0[a]))
+            latent[a] = latent0[a]
+            country0 = _clip(country_rate[0, rs, a], 0.0, 2.0)
+            tariff0[a] = cw[a] * country0 + sector_rate[0, rsec, a]
+            tariff[a] = tariff0[a]
+            pain0[a] = 100.0 * e2g[a] * s_us0[a] * tariff0[a]
+            gap0[a] = max(demand_s[0, rdem, a] - def0[a], 0.0)
+            demand[a] = demand_s[0, rdem, a]
+            rel[a] = 1.0 / (1.0 + math.exp(-latent[a]))
+            pain[a] = 100.0 * e2g[a] * ex_us[a] * tariff[a]
+            gap[a] = max(demand[a] - effort[a], 0.0)
+            public[a] = 0.5 * (op_us[a] - op_cn[a])
+            stance[a] = _clip(orient[a], public[a] - lat[a], public[a] + lat[a])
+            align[a] = 0.5 * (T[ai[a], pat] - T[ai[a], ch])
+            prev_align[a] = align[a]
+            cn_share[a] = ex_cn[a] / (ex_us[a] + ex_cn[a] + (1.0 - s_us0[a] - s_cn0[a]))
+        _threat_total(thr, stock)
+        coh = _cohesion(T, alliance_pairs)
+        drv = np.empty((n, n))
+        B = np.empty((n, n))
+        _drivers(drv, T, thr, stock, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai, pat, ch,
+                 source_actor)
+        _balance(B, T)
+        intercept = np.empty((n, n))
+        for i in range(n):
+            for j in range(n):
+                intercept[i, j] = (math.atanh(_clip(T[i, j], -TIE_LIMIT, TIE_LIMIT))
+                                   - P[F.balance_weight] * B[i, j] - drv[i, j])
+            intercept[i, i] = 0.0
+
+        crossed = np.zeros(A, dtype=np.bool_)
+        min_coh = np.inf
+        us = np.zeros(A, dtype=np.int64)
+        al = np.zeros(A, dtype=np.int64)
+        cn = np.zeros(A, dtype=np.int64)
+        adv = np.zeros(D, dtype=np.int64)
+        util = np.empty(5)
+        cdf = np.empty(5)
+        rates = np.empty(K)
+        add = np.empty((n, S))
+        new_stock = np.empty((n, S))
+        new_thr = np.empty(n)
+        J = np.zeros((n, n))
+        noise = np.zeros((n, n))
+        new_T = np.empty((n, n))
+        shock_us = np.empty(G)
+        shock_cn = np.empty(G)
+
+        for t in range(months):
+            # ---- decisions from the state at t
+            if patron_behavioural:
+                k_us = _stream_key(key, t, rng.STREAM_DECISION_US)
+                for a in range(A):
+                    country = _clip(country_rate[t, rs, a] + offset[a], 0.0, 2.0)
+                    conceded = 1.0 if (ally_last[a] == 1 or ally_last[a] == 4) else 0.0
+                    retaliated = 1.0 if ally_last[a] == 3 else 0.0
+                    util[0] = 0.0
+                    util[1] = (P[F.escalate_base_utility] + P[F.escalate_gap_weight] * gap[a]
+                               + P[F.escalate_retaliation_weight] * retaliated)
+                    if offset[a] >= P[F.max_tariff_offset] - 1e-12:
+                        util[1] = NEG
+                    util[2] = (P[F.relief_base_utility] + P[F.relief_concession_weight] * conceded
+                               + Vr[V.chip_bonus, a] * (1.0 if bonus_left[a] > 0 else 0.0))
+                    if country <= 1e-12:
+                        util[2] = NEG
+                    util[3] = P[F.raise_demand_base_utility] + P[F.raise_demand_concession_weight] * conceded
+                    us[a] = _choice(util, cdf, 4, uniform_from_key(k_us, a))
+            else:
+                us[:] = 0
+            k_al = _stream_key(key, t, rng.STREAM_DECISION_ALLY)
+            for a in range(A):
+                pain_rise = max(pain[a] - pain0[a], 0.0)
+                chip_ok = chip[a] and not chip_used[a] and t >= chip_from[a]
+                th = thr[ai[a]]
+                util[0] = 0.0
+                util[1] = (P[F.concede_base_utility] + P[F.concede_protection_weight] * th * rel[a]
+                           + P[F.concede_pain_weight] * pain_rise + P[F.concede_stance_weight] * stance[a])
+                util[2] = (P[F.hedge_base_utility] + P[F.hedge_unreliability_weight] * (1.0 - rel[a])
+                           - P[F.hedge_stance_weight] * stance[a] + P[F.hedge_pain_weight] * pain_rise)
+                util[3] = (P[F.retaliate_base_utility] + P[F.retaliate_pain_weight] * pain_rise
+                           - P[F.retaliate_threat_weight] * th)
+                util[4] = Vr[V.chip_base, a] + Vr[V.chip_pain, a] * pain_rise if chip_ok else NEG
+                al[a] = _choice(util, cdf, 5, uniform_from_key(k_al, a))
+            if challenger_behavioural:
+                k_cn = _stream_key(key, t, rng.STREAM_DECISION_CHINA)
+                for a in range(A):
+                    drift = align[a] - prev_align[a]
+                    util[0] = 0.0
+                    util[1] = (P[F.induce_base_utility] + P[F.induce_drift_weight] * max(-drift, 0.0)
+                               + P[F.induce_hedge_weight] * (1.0 if ally_last[a] == 2 else 0.0))
+                    util[2] = (P[F.coerce_base_utility] + P[F.coerce_drift_weight] * max(drift, 0.0)
+                               + P[F.coerce_alignment_weight] * max(align[a] - 0.5, 0.0))
+                    cn[a] = _choice(util, cdf, 3, uniform_from_key(k_cn, a))
+            else:
+                cn[:] = 0
+            for a in range(A):
+                if ev_induce[t, rind, a] != 0.0:
+                    cn[a] = 1
+                if ev_coerce[t, rcoe, a] != 0.0:
+                    cn[a] = 2
+            if D:
+                k_adv = _stream_key(key, t, rng.STREAM_DECISION_ADVERSARY)
+                for d in range(D):
+                    util[0] = 0.0
+                    util[1] = P[F.provoke_base_utility] + P[F.provoke_cohesion_weight] * (1.0 - coh)
+                    adv[d] = _choice(util, cdf, 2, uniform_from_key(k_adv, d))
+
+            # ---- transition
+            for a in range(A):
+                step = (1.0 if us[a] == 1 else 0.0) - (1.0 if us[a] == 2 else 0.0)
+                o = offset[a] + P[F.tariff_step] * step
+                o = min(o, P[F.max_tariff_offset])
+                o = max(o, -country_rate[t, rs, a])
+                offset[a] = o
+                doffset[a] = doffset[a] + P[F.demand_step] * (1.0 if us[a] == 3 else 0.0)
+            old_tariff = tariff.copy()
+            for a in range(A):
+                country = _clip(country_rate[t, rs, a] + offset[a], 0.0, 2.0)
+                tariff[a] = cw[a] * country + sector_rate[t, rsec, a]
+                demand[a] = demand_s[t, rdem, a] + doffset[a]
+                conceded = al[a] == 1
+                chipped = al[a] == 4
+                effort[a] = (effort[a] + P[F.concede_effort_step] * (1.0 if conceded else 0.0)
+                             + Vr[V.chip_effort, a] * (1.0 if chipped else 0.0))
+                chip_used[a] = chip_used[a] or chipped
+                if chipped:
+                    bonus_left[a] = np.int64(Vr[V.chip_months, a])
+                else:
+                    bonus_left[a] = max(bonus_left[a] - 1, 0)
+                # Trade.
+                target_us = s_us0[a] * ((1.0 + tariff[a]) / (1.0 + tariff0[a])) ** (-P[F.trade_elasticity])
+                new_us = ex_us[a] + P[F.trade_adjustment_rate] * (target_us - ex_us[a])
+                target_cn = s_cn0[a] + P[F.diversion_to_china] * (s_us0[a] - new_us)
+                new_cn = max(ex_cn[a] + P[F.trade_adjustment_rate] * (target_cn - ex_cn[a]), 0.0)
+                ex_us[a] = new_us
+                induced = 1.0 if cn[a] == 1 else 0.0
+                coerced = 1.0 if cn[a] == 2 else 0.0
+                ex_cn[a] = max(new_cn + s_cn0[a] * (P[F.inducement_market_access] * induced
+                                                    - P[F.coercion_export_loss] * coerced), 0.0)
+
+            # Threat.
+            for i in range(n):
+                for s in range(S):
+                    add[i, s] = 0.0
+            if K:
+                k_cnt = _stream_key(key, t, rng.STREAM_THREAT_COUNT)
+                k_mag = _stream_key(key, t, rng.STREAM_THREAT_MAGNITUDE)
+                for k in range(K):
+                    rate = proc_rate[t, rpr, k]
+                    if proc_adversary[k] >= 0 and adv[proc_adversary[k]] == 1:
+                        rate = rate * provmult[proc_adversary[k]]
+                    rates[k] = rate
+                for k in range(K):
+                    cnt = _poisson(uniform_from_key(k_cnt, k), rates[k])
+                    sev = cnt * mag[k] * (-math.log(uniform_from_key(k_mag, k)))
+                    s = proc_source[k]
+                    for i in range(n):
+                        add[i, s] += sev * proc_weights[k, i]
+            for i in range(n):
+                for s in range(S):
+                    add[i, s] = add[i, s] + ev_threat[t, rev, i, s]
+            for a in range(A):
+                add[ai[a], src_ch] += P[F.coercion_threat] * (1.0 if cn[a] == 2 else 0.0)
+            for i in range(n):
+                for s in range(S):
+                    new_stock[i, s] = max(retention * stock[i, s] + add[i, s], 0.0)
+            _threat_total(new_thr, new_stock)
+
+            # Burden and reliability.
+            for a in range(A):
+                pain[a] = 100.0 * e2g[a] * ex_us[a] * tariff[a]
+                gap[a] = max(demand[a] - effort[a], 0.0)
+                target = (latent0[a] - P[F.reliability_tariff_sensitivity] * (pain[a] - pain0[a])
+                          - P[F.reliability_demand_sensitivity] * (gap[a] - gap0[a]))
+                latent[a] = (latent[a] + P[F.reliability_adjustment_rate] * (target - latent[a])
+                             + ev_reassure[t, rrea, a])
+                rel[a] = 1.0 / (1.0 + math.exp(-latent[a]))
+
+            # Citizens (aggregate opinion).
+            any_election = False
+            for a in range(A):
+                if election[t, a]:
+                    any_election = True
+            k_el = _stream_key(key, t, rng.STREAM_ELECTION)
+            for a in range(A):
+                i = ai[a]
+                d_tariff = tariff[a] - old_tariff[a]
+                d_threat = new_thr[i] - thr[i]
+                d_threat_ch = ((1.0 - math.exp(-new_stock[i, src_ch])) - (1.0 - math.exp(-stock[i, src_ch])))
+                coerced = 1.0 if cn[a] == 2 else 0.0
+                induced = 1.0 if cn[a] == 1 else 0.0
+                for g in range(G):
+                    shock_us[g] = (-P[F.tariff_nationalism] * d_tariff * g_tariff[g]
+                                   + P[F.threat_rally] * d_threat * g_threat[g])
+                    shock_cn[g] = (-P[F.coercion_backlash] * coerced * g_backlash[g]
+                                   + P[F.inducement_appeal] * induced * g_appeal[g]
+                                   - P[F.threat_rally] * d_threat_ch * g_threat[g])
+                dot_us = 0.0
+                dot_cn = 0.0
+                for g in range(G):
+                    dot_us += shock_us[g] * mix[g]
+                    dot_cn += shock_cn[g] * mix[g]
+                op_us[a] = _clip(op_us[a] + P[F.stubbornness] * (anchor_us[a] - op_us[a]) + dot_us, -1.0, 1.0)
+                op_cn[a] = _clip(op_cn[a] + P[F.stubbornness] * (anchor_cn[a] - op_cn[a]) + dot_cn, -1.0, 1.0)
+                public[a] = 0.5 * (op_us[a] - op_cn[a])
+                # Leaders.
+                lead = ev_leader[t, rlea, a]
+                o = orient[a] if math.isnan(lead) else lead
+                if any_election and election[t, a]:
+                    p_hawk = 1.0 / (1.0 + math.exp(-P[F.election_public_weight] * public[a]))
+                    o = Vr[V.hawk, a] if uniform_from_key(k_el, a) < p_hawk else Vr[V.conciliatory, a]
+                orient[a] = o
+                stance[a] = _clip(o, public[a] - lat[a], public[a] + lat[a])
+                cn_share[a] = ex_cn[a] / (ex_us[a] + ex_cn[a] + (1.0 - s_us0[a] - s_cn0[a]))
+
+            # Ties.
+            _drivers(drv, T, new_thr, new_stock, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai,
+                     pat, ch, source_actor)
+            _balance(B, T)
+            for i in range(n):
+                for j in range(n):
+                    J[i, j] = 0.0
+            for a in range(A):
+                i = ai[a]
+                conc = 1.0 if al[a] == 1 else 0.0
+                hedg = 1.0 if al[a] == 2 else 0.0
+                reta = 1.0 if al[a] == 3 else 0.0
+                chpd = 1.0 if al[a] == 4 else 0.0
+                induced = 1.0 if cn[a] == 1 else 0.0
+                coerced = 1.0 if cn[a] == 2 else 0.0
+                push = P[F.coercion_intimidation] * (thr[i] - P[F.coercion_backfire_threat_level])
+                J[i, pat] += (P[F.concede_tie_impulse] * conc + P[F.hedge_tie_impulse_us] * hedg
+                              + P[F.retaliate_tie_impulse] * reta + Vr[V.chip_tie, a] * chpd + coerced * push)
+                J[i, ch] += (P[F.hedge_tie_impulse_china] * hedg + P[F.inducement_tie_impulse] * induced
+                             + P[F.coercion_tie_impulse] * coerced)
+            sd = P[F.tie_noise_sd]
+            if sd > 0 and n_pairs:
+                k_tie = _stream_key(key, t, rng.STREAM_TIE_NOISE)
+                p = 0
+                for i in range(n):
+                    for j in range(i + 1, n):
+                        u1 = uniform_from_key(k_tie, 2 * p)
+                        u2 = uniform_from_key(k_tie, 2 * p + 1)
+                        z = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+                        noise[i, j] = sd * z
+                        noise[j, i] = sd * z
+                        p += 1
+            rate_t = P[F.tie_adjustment_rate]
+            for i in range(n):
+                for j in range(n):
+                    tgt = math.tanh(intercept[i, j] + P[F.balance_weight] * B[i, j] + drv[i, j])
+                    x = T[i, j] + rate_t * (tgt - T[i, j]) + (J[i, j] + J[j, i]) + noise[i, j]
+                    new_T[i, j] = _clip(x, -TIE_LIMIT, TIE_LIMIT)
+                new_T[i, i] = 0.0
+            T[:, :] = new_T
+            stock[:, :] = new_stock
+            thr[:] = new_thr
+            for a in range(A):
+                prev_align[a] = align[a]
+                align[a] = 0.5 * (T[ai[a], pat] - T[ai[a], ch])
+                if align[a] < 0:
+                    crossed[a] = True
+            coh = _cohesion(T, alliance_pairs)
+            min_coh = min(min_coh, coh)
+            us_last[:] = us
+            ally_last[:] = al
+            china_last[:] = cn
+            adv_last[:] = adv
+
+        for a in range(A):
+            out_align[r, a] = align[a]
+            out_crossed[r, a] = crossed[a]
+            out_tariff[r, a] = tariff[a]
+            out_threat[r, a] = thr[ai[a]]
+            out_rel[r, a] = rel[a]
+        out_coh[r] = coh
+        out_min_coh[r] = min_coh
+
+
+def _rows(x, R: int, shape: tuple) -> np.ndarray:
+    """A parameter (number or per-point array, or one per row) as a contiguous float (R,) + shape array."""
+    arr = np.asarray(x, dtype=np.float64)
+    arr = arr.reshape(shape) if arr.size == int(np.prod(shape)) else arr.reshape((R,) + shape)
+    return np.ascontiguousarray(np.broadcast_to(arr, (R,) + shape))
+
+
+def pack(c: Compiled, R: int) -> dict:
+    """The kernel's parameter arrays for the R rows of ``c``."""
+    A, n, S = c.n_allies, c.n, len(c.sources)
+    K, D = len(c.proc_source), len(c.adversary_idx)
+    scalars = np.empty((R, len(F)))
+    for attr, names in _BLOCK_FIELDS.items():
+        block = getattr(c, attr)
+        for name in names:
+            scalars[:, F[name]] = _rows(getattr(block, name), R, ())
+    vectors = np.empty((R, len(V), A))
+    for v in V:
+        vectors[:, v, :] = _rows(getattr(c, v.name), R, (A,))
+    out = {"P_all": scalars, "V_all": vectors,
+           "ties0_all": _rows(c.initial_ties, R, (n, n)), "stock0_all": _rows(c.stock0, R, (n, S)),
+           "retention_all": _rows(c.retention, R, ()),
+           "mag_all": _rows(c.proc_magnitude, R, (K,)), "provmult_all": _rows(c.provocation_multiplier, R, (D,))}
+    # Schedules: a batch stacks per-row schedules on axis 1 (T, R, ...); a single point has (T, ...).
+    base_ndim = {"proc_rate": 2, "ev_threat": 3}
+    for name in _SCHEDULES + ("proc_rate", "ev_threat"):
+        arr = np.asarray(getattr(c, name), dtype=np.float64)
+        per_row = arr.ndim > base_ndim.get(name, 2)
+        out[name] = np.ascontiguousarray(arr if per_row else arr[:, None])
+    return out
+
+
+def run_fused(c: Compiled, replicate_ids, seed: int, months: int | None = None) -> dict[str, np.ndarray]:
+    """Final outcomes of every row of ``c`` after ``months`` months (default: ``c.months``).
+
+    Returns alignment (R, A), cohesion (R,), crossed (R, A) bool — alignment < 0 at any month end —,
+    min_cohesion (R,), tariff (R, A), threat (R, A) of the allies and reliability (R, A).
+    """
+    if c.pop.size_per_ally != 0:
+        raise NotImplementedError("the fused kernel covers the aggregate-opinion population (size_per_ally = 0)")
+    T = c.months if months is None else int(months)
+    if T > c.months:
+        raise ValueError(f"compiled for {c.months} months, asked for {T}")
+    keys = rng.replicate_keys(seed, np.asarray(replicate_ids))
+    R, A = keys.shape[0], c.n_allies
+    arrays = pack(c, R)
+    top_rate = float(np.max(c.proc_rate[:T])) if c.proc_rate.size else 0.0
+    top_mult = max(1.0, float(np.max(arrays["provmult_all"]))) if arrays["provmult_all"].size else 1.0
+    if top_rate * top_mult > _NORMAL_RATE:
+        raise NotImplementedError("threat rates above 500/month (normal approximation) are not in the fused kernel")
+    out = {"alignment": np.empty((R, A)), "cohesion": np.empty(R), "crossed": np.zeros((R, A), dtype=np.bool_),
+           "min_cohesion": np.empty(R), "tariff": np.empty((R, A)), "threat": np.empty((R, A)),
+           "reliability": np.empty((R, A))}
+    pop = c.pop
+    _kernel(keys, T, arrays["P_all"], arrays["V_all"], arrays["ties0_all"], arrays["stock0_all"],
+            arrays["retention_all"], arrays["mag_all"], arrays["provmult_all"],
+            *(arrays[name] for name in _SCHEDULES), arrays["proc_rate"], arrays["ev_threat"],
+            np.asarray(c.ally_idx, dtype=np.int64), int(c.patron), int(c.challenger),
+            np.ascontiguousarray(c.alliance_pairs, dtype=np.int64), np.asarray(c.source_actor, dtype=np.int64),
+            np.asarray(c.proc_source, dtype=np.int64).reshape(-1),
+            np.ascontiguousarray(c.proc_weights, dtype=np.float64).reshape(len(c.proc_source), c.n),
+            np.asarray(c.proc_adversary, dtype=np.int64).reshape(-1), c.sources.index(c.params.challenger),
+            np.ascontiguousarray(c.election, dtype=np.bool_), np.asarray(c.chip, dtype=np.bool_),
+            np.asarray(c.chip_from, dtype=np.int64), group_mix(pop), GROUP_TARIFF_SENSITIVITY,
+            GROUP_THREAT_SENSITIVITY, GROUP_BACKLASH_SENSITIVITY, GROUP_APPEAL_SENSITIVITY,
+            c.upol.mode != "scripted", c.cpol.mode == "behavioural",
+            out["alignment"], out["cohesion"], out["crossed"], out["min_cohesion"], out["tariff"],
+            out["threat"], out["reliability"])
+    return out
