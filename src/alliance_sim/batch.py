@@ -8,6 +8,7 @@ point, R, seed, months), never on which other points share the task.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import xarray as xr
 
 from alliance_sim.model.batching import StructureMismatch, compile_batch
 from alliance_sim.model.compiled import compile_parameters
+from alliance_sim.model.fused import run_fused
 from alliance_sim.model.model import AllianceModel
 from alliance_sim.model.parameters import Parameters
 from alliance_sim.overrides import apply_overrides
@@ -33,10 +35,14 @@ OUTCOMES = {
 }
 
 
+# Opt-in: run blocks of aggregate-opinion points (population.size_per_ally = 0) with the fused numba kernel
+# (model/fused.py), which computes the numpy engine's trajectories up to the last bits of libm results.
+FUSED_DEFAULT = os.environ.get("ALLIANCE_SIM_FUSED", "0").lower() in ("1", "true", "yes")
+
+
 def _batch_outcomes(model: AllianceModel, months: int, n_points: int) -> dict[str, np.ndarray]:
     """Step ``model`` (n_points × R rows) to the horizon; reduce each point's rows to outcome arrays."""
     rows = model.state.replicates
-    R = rows // n_points
     crossed = np.zeros((rows, model.compiled.n_allies), dtype=bool)
     min_coh = np.full(rows, np.inf)
     for _ in range(months):
@@ -45,29 +51,49 @@ def _batch_outcomes(model: AllianceModel, months: int, n_points: int) -> dict[st
         crossed |= s.alignment < 0
         np.minimum(min_coh, s.cohesion, out=min_coh)
     s = model.state
+    return _reduce({"alignment": s.alignment, "cohesion": s.cohesion, "crossed": crossed,
+                    "min_cohesion": min_coh, "tariff": s.tariff, "threat": s.threat[:, model.compiled.ally_idx],
+                    "reliability": s.reliability}, n_points)
+
+
+def _reduce(final: dict[str, np.ndarray], n_points: int) -> dict[str, np.ndarray]:
+    """Each point's outcomes from its rows' final alignment, cohesion, crossed flags, minimum cohesion,
+    tariff, allies' threat and reliability (the keys returned by ``fused.run_fused``)."""
+    rows = final["cohesion"].shape[0]
+    R = rows // n_points
     q = np.array(QUANTILES)
 
     def per_point(x):
         return x.reshape((n_points, R) + x.shape[1:])
 
-    align = per_point(s.alignment)
+    align = per_point(final["alignment"])
     return {
-        "p_crossed": per_point(crossed).mean(axis=1),
+        "p_crossed": per_point(final["crossed"]).mean(axis=1),
         "p_beijing_side_final": (align < 0).mean(axis=1),
         "final_alignment_mean": align.mean(axis=1),
         "final_alignment_q": np.moveaxis(np.quantile(align, q, axis=1), 0, 1),
-        "final_cohesion_q": np.quantile(per_point(s.cohesion), q, axis=1).T,
-        "min_cohesion_q": np.quantile(per_point(min_coh), q, axis=1).T,
-        "final_tariff_mean": per_point(s.tariff).mean(axis=1),
-        "final_threat_mean": per_point(s.threat[:, model.compiled.ally_idx]).mean(axis=1),
-        "final_reliability_mean": per_point(s.reliability).mean(axis=1),
+        "final_cohesion_q": np.quantile(per_point(final["cohesion"]), q, axis=1).T,
+        "min_cohesion_q": np.quantile(per_point(final["min_cohesion"]), q, axis=1).T,
+        "final_tariff_mean": per_point(final["tariff"]).mean(axis=1),
+        "final_threat_mean": per_point(final["threat"]).mean(axis=1),
+        "final_reliability_mean": per_point(final["reliability"]).mean(axis=1),
     }
 
 
-def _run_block(params: list[Parameters], replicates: int, seed: int, months: int) -> dict[str, np.ndarray]:
-    """Outcomes of points that share the model's structure, in one batched ensemble."""
+def _run_block(params: list[Parameters], replicates: int, seed: int, months: int,
+               fused: bool | None = None) -> dict[str, np.ndarray]:
+    """Outcomes of points that share the model's structure, in one batched ensemble.
+
+    ``fused`` (default ``FUSED_DEFAULT``, from the environment variable ALLIANCE_SIM_FUSED) runs
+    aggregate-opinion blocks with the fused numba kernel; citizens' populations use the numpy engine."""
     compiled = compile_batch(params, replicates, months)
     ids = np.tile(np.arange(replicates), len(params))
+    fused = FUSED_DEFAULT if fused is None else fused
+    if fused and all(p.population.size_per_ally == 0 for p in params):
+        try:
+            return _reduce(run_fused(compiled, ids, seed, months), len(params))
+        except NotImplementedError:  # e.g. threat rates in the normal-approximation range
+            pass
     model = AllianceModel(replicate_ids=ids, seed=seed, collect=False, compiled=compiled)
     out = _batch_outcomes(model, months, len(params))
     model.state = None  # the model-agent reference cycle would otherwise keep the state until a GC pass

@@ -67,22 +67,32 @@ TIE_LIMIT = 0.999
 _NORMAL_RATE = 500.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _stream_key(key, month, stream):
     salt = mix64(np.uint64((month + 1) * 1_000_003 + stream) * _GOLDEN)
     return mix64(key ^ salt)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
+def _exp_shifted(x):
+    """exp(x) for x <= 0, skipping the exact cases exp(0) = 1 and underflow to 0 (unavailable options)."""
+    if x == 0.0:
+        return 1.0
+    if x < -800.0:
+        return 0.0
+    return math.exp(x)
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _choice(util, cdf, k, u):
     """rng.logit_choice for one row: max / exp / running sum / divide / count, in numpy's order."""
     top = util[0]
     for j in range(1, k):
         top = max(top, util[j])
-    total = math.exp(util[0] - top)
+    total = _exp_shifted(util[0] - top)
     cdf[0] = total
     for j in range(1, k):
-        total = total + math.exp(util[j] - top)
+        total = total + _exp_shifted(util[j] - top)
         cdf[j] = total
     c = 0
     for j in range(k):
@@ -91,7 +101,7 @@ def _choice(util, cdf, k, u):
     return min(c, k - 1)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _poisson(u, rate):
     """rng.poisson_from_uniform for one draw (rates ≤ _NORMAL_RATE)."""
     max_count = max(30, int(math.ceil(rate + 12.0 * math.sqrt(rate) + 20.0)))
@@ -107,16 +117,16 @@ def _poisson(u, rate):
     return count
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _clip(x, lo, hi):
     return min(max(x, lo), hi)
 
 
-@numba.njit(cache=True)
-def _drivers(out, T, thr, stock, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch, source_actor):
+@numba.njit(cache=True, error_model="numpy")
+def _drivers(out, C, T, thr, stock, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch, source_actor):
     """engine.tie_drivers for one row into ``out`` (n, n)."""
     n, A, S = T.shape[0], ai.shape[0], stock.shape[1]
-    C = np.zeros((n, n))
+    C[:, :] = 0.0
     neg_pc = max(-T[pat, ch], 0.0)
     for a in range(A):
         i = ai[a]
@@ -140,7 +150,7 @@ def _drivers(out, T, thr, stock, rel, pain, gap, stance, cn_share, ent_v, P, ai,
             out[i, j] = C[i, j] + C[j, i]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _balance(out, T):
     n = T.shape[0]
     d = max(n - 2, 1)
@@ -153,7 +163,7 @@ def _balance(out, T):
         out[i, i] = 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _threat_total(out, stock):
     n, S = stock.shape
     for i in range(n):
@@ -163,7 +173,7 @@ def _threat_total(out, stock):
         out[i] = 1.0 - math.exp(-acc)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _cohesion(T, pairs):
     acc = 0.0
     for q in range(pairs.shape[0]):
@@ -171,7 +181,7 @@ def _cohesion(T, pairs):
     return acc / pairs.shape[0]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, mag_all, provmult_all,
             country_rate, sector_rate, demand_s, ev_reassure, ev_leader, ev_induce, ev_coerce,
             proc_rate, ev_threat, ai, pat, ch, alliance_pairs, source_actor, proc_source, proc_weights,
@@ -266,8 +276,9 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
         _threat_total(thr, stock)
         coh = _cohesion(T, alliance_pairs)
         drv = np.empty((n, n))
+        Cs = np.empty((n, n))
         B = np.empty((n, n))
-        _drivers(drv, T, thr, stock, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai, pat, ch,
+        _drivers(drv, Cs, T, thr, stock, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai, pat, ch,
                  source_actor)
         _balance(B, T)
         intercept = np.empty((n, n))
@@ -278,6 +289,9 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
             intercept[i, i] = 0.0
 
         crossed = np.zeros(A, dtype=np.bool_)
+        last_ratio = np.full(A, np.nan)
+        last_pow = np.empty(A)
+        old_tariff = np.empty(A)
         min_coh = np.inf
         us = np.zeros(A, dtype=np.int64)
         al = np.zeros(A, dtype=np.int64)
@@ -362,7 +376,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 o = max(o, -country_rate[t, rs, a])
                 offset[a] = o
                 doffset[a] = doffset[a] + P[F.demand_step] * (1.0 if us[a] == 3 else 0.0)
-            old_tariff = tariff.copy()
+            old_tariff[:] = tariff
             for a in range(A):
                 country = _clip(country_rate[t, rs, a] + offset[a], 0.0, 2.0)
                 tariff[a] = cw[a] * country + sector_rate[t, rsec, a]
@@ -377,7 +391,11 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 else:
                     bonus_left[a] = max(bonus_left[a] - 1, 0)
                 # Trade.
-                target_us = s_us0[a] * ((1.0 + tariff[a]) / (1.0 + tariff0[a])) ** (-P[F.trade_elasticity])
+                ratio = (1.0 + tariff[a]) / (1.0 + tariff0[a])
+                if ratio != last_ratio[a]:  # the tariff moves rarely: pow only when it does
+                    last_ratio[a] = ratio
+                    last_pow[a] = ratio ** (-P[F.trade_elasticity])
+                target_us = s_us0[a] * last_pow[a]
                 new_us = ex_us[a] + P[F.trade_adjustment_rate] * (target_us - ex_us[a])
                 target_cn = s_cn0[a] + P[F.diversion_to_china] * (s_us0[a] - new_us)
                 new_cn = max(ex_cn[a] + P[F.trade_adjustment_rate] * (target_cn - ex_cn[a]), 0.0)
@@ -401,7 +419,10 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                     rates[k] = rate
                 for k in range(K):
                     cnt = _poisson(uniform_from_key(k_cnt, k), rates[k])
-                    sev = cnt * mag[k] * (-math.log(uniform_from_key(k_mag, k)))
+                    if cnt == 0 and math.isfinite(mag[k]):
+                        sev = 0.0  # exactly 0 · m · (−log u)
+                    else:
+                        sev = cnt * mag[k] * (-math.log(uniform_from_key(k_mag, k)))
                     s = proc_source[k]
                     for i in range(n):
                         add[i, s] += sev * proc_weights[k, i]
@@ -463,7 +484,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 cn_share[a] = ex_cn[a] / (ex_us[a] + ex_cn[a] + (1.0 - s_us0[a] - s_cn0[a]))
 
             # Ties.
-            _drivers(drv, T, new_thr, new_stock, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai,
+            _drivers(drv, Cs, T, new_thr, new_stock, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai,
                      pat, ch, source_actor)
             _balance(B, T)
             for i in range(n):
@@ -497,6 +518,8 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
             rate_t = P[F.tie_adjustment_rate]
             for i in range(n):
                 for j in range(n):
+                    if i == j:
+                        continue
                     tgt = math.tanh(intercept[i, j] + P[F.balance_weight] * B[i, j] + drv[i, j])
                     x = T[i, j] + rate_t * (tgt - T[i, j]) + (J[i, j] + J[j, i]) + noise[i, j]
                     new_T[i, j] = _clip(x, -TIE_LIMIT, TIE_LIMIT)

@@ -1,0 +1,188 @@
+"""Differential test: the fused numba kernel (model/fused.py) against the numpy engine, row by row.
+
+The kernel applies the engine's rules with the same counter-based draws; the only admissible
+differences are the last bits of libm/BLAS results, so every outcome must agree within 1e-9.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from alliance_sim import batch
+from alliance_sim.model.batching import compile_batch
+from alliance_sim.model.compiled import compile_parameters
+from alliance_sim.model.fused import run_fused
+from alliance_sim.model.model import AllianceModel
+from alliance_sim.model.parameters import (
+    Actor,
+    BargainingChip,
+    Parameters,
+    ScriptedEvent,
+    TariffStep,
+    ThreatProcess,
+)
+
+MONTHS = 36
+REPLICATES = 128
+SEED = 424242
+TOL = 1e-9
+KEYS = ("alignment", "cohesion", "crossed", "min_cohesion", "tariff", "threat", "reliability")
+
+
+def _base() -> Parameters:
+    p = Parameters()
+    p.population.size_per_ally = 0
+    return p
+
+
+def chip_params() -> Parameters:
+    p = _base()
+    p.actors["KOR"].bargaining_chip = BargainingChip(available_from="2025-10", base_utility=-1.0)
+    p.tariffs = [TariffStep(month="2025-08", target="KOR", rate=0.25)]
+    return p
+
+
+def adversary_params() -> Parameters:
+    p = _base()
+    p.actors["PRK"] = Actor(label="North Korea", role="adversary", provocation_rate_multiplier=4.0)
+    p.ties = {**p.ties, "PRK-KOR": -0.7, "PRK-JPN": -0.5, "PRK-USA": -0.8, "PRK-CHN": 0.4}
+    p.threats["nk_provocations"] = ThreatProcess(source="PRK", rate_per_month=1.5, mean_magnitude=0.05,
+                                                 targets={"KOR": 1.0, "JPN": 0.8, "USA": 0.2})
+    p.adversary_policy.provoke_base_utility = 0.0
+    return p
+
+
+def events_params() -> Parameters:
+    p = _base()
+    p.events = [
+        ScriptedEvent(month="2025-09", kind="threat", targets=["KOR", "JPN"], magnitude=0.6, source="PRK"),
+        ScriptedEvent(month="2025-10", kind="threat", targets=["JPN"], magnitude=0.3),
+        ScriptedEvent(month="2025-11", kind="reassurance", targets=["KOR"], magnitude=0.8),
+        ScriptedEvent(month="2026-01", kind="leader", targets=["JPN"], orientation=0.9),
+        ScriptedEvent(month="2026-02", kind="coercion", targets=["KOR"]),
+        ScriptedEvent(month="2026-03", kind="inducement", targets=["JPN"]),
+        ScriptedEvent(month="2026-05", kind="threat", targets=["KOR"], magnitude=0.4, source="CHN"),
+        ScriptedEvent(month="2026-07", kind="threat", targets=["JPN"], magnitude=-0.5, source="CHN"),
+    ]
+    return p
+
+
+def elections_params() -> Parameters:
+    p = _base()
+    p.actors["KOR"].elections = ["2026-06"]
+    p.actors["JPN"].elections = ["2025-12", "2027-01"]
+    return p
+
+
+def scripted_params() -> Parameters:
+    p = _base()
+    p.us_policy.mode = "scripted"
+    p.china_policy.mode = "scripted"
+    p.tariffs = [TariffStep(month="2025-08", target="JPN", rate=0.25)]
+    p.events = [ScriptedEvent(month="2025-12", kind="coercion", targets=["JPN", "KOR"])]
+    return p
+
+
+SCENARIOS = {"default": _base, "chip": chip_params, "adversary": adversary_params, "events": events_params,
+             "elections": elections_params, "scripted": scripted_params}
+
+
+def batch_points() -> list[Parameters]:
+    """Five points differing in mechanism, actor, threat, policy and schedule values."""
+    points = []
+    for k in range(5):
+        p = chip_params()
+        p.mechanisms.threat_weight = 0.6 + 0.2 * k
+        p.mechanisms.tie_noise_sd = [0.0, 0.02, 0.05, 0.03, 0.01][k]
+        p.mechanisms.threat_half_life_months = 4.0 + 2.0 * k
+        p.actors["KOR"].exports_to_gdp = 0.3 + 0.05 * k
+        p.actors["JPN"].leader_latitude = 0.1 + 0.05 * k
+        p.threats["china_grey_zone"].rate_per_month = 2.0 + k
+        p.threats["china_grey_zone"].mean_magnitude = 0.02 + 0.01 * k
+        p.us_policy.tariff_step = 0.03 + 0.01 * k
+        p.tariffs = [TariffStep(month="2025-08", target="KOR", rate=0.1 + 0.05 * k)]
+        points.append(p)
+    return points
+
+
+def numpy_outcomes(compiled, ids, seed: int, months: int) -> dict[str, np.ndarray]:
+    """What batch._batch_outcomes reduces, from the numpy engine stepped month by month."""
+    model = AllianceModel(replicate_ids=ids, seed=seed, collect=False, compiled=compiled)
+    R = len(ids)
+    crossed = np.zeros((R, compiled.n_allies), dtype=bool)
+    min_coh = np.full(R, np.inf)
+    for _ in range(months):
+        model.step()
+        s = model.state
+        crossed |= s.alignment < 0
+        np.minimum(min_coh, s.cohesion, out=min_coh)
+    s = model.state
+    return {"alignment": s.alignment, "cohesion": s.cohesion, "crossed": crossed, "min_cohesion": min_coh,
+            "tariff": s.tariff, "threat": s.threat[:, compiled.ally_idx], "reliability": s.reliability}
+
+
+def rows_differing(a: dict, b: dict, rows: int) -> np.ndarray:
+    bad = np.zeros(rows, dtype=bool)
+    for k in KEYS:
+        d = np.abs(np.asarray(a[k], dtype=float) - np.asarray(b[k], dtype=float)).reshape(rows, -1)
+        bad |= ~(d <= TOL).all(axis=1)
+    return bad
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_fused_matches_engine(name):
+    c = compile_parameters(SCENARIOS[name](), MONTHS)
+    ids = np.arange(REPLICATES)
+    bad = rows_differing(numpy_outcomes(c, ids, SEED, MONTHS), run_fused(c, ids, SEED, MONTHS), REPLICATES)
+    assert bad.sum() == 0, f"{bad.sum()} of {REPLICATES} rows differ"
+
+
+def test_fused_matches_engine_on_a_batch():
+    points = batch_points()
+    c = compile_batch(points, REPLICATES, MONTHS)
+    ids = np.tile(np.arange(REPLICATES), len(points))
+    fused = run_fused(c, ids, SEED, MONTHS)
+    bad = rows_differing(numpy_outcomes(c, ids, SEED, MONTHS), fused, len(ids))
+    assert bad.sum() == 0, f"{bad.sum()} of {len(ids)} rows differ"
+    # A row's result does not depend on the other rows: each point alone, and a subset of replicates.
+    for k, p in enumerate(points):
+        alone = run_fused(compile_parameters(p, MONTHS), np.arange(REPLICATES), SEED, MONTHS)
+        for key in KEYS:
+            assert np.array_equal(alone[key], fused[key][k * REPLICATES:(k + 1) * REPLICATES]), (k, key)
+    sub = np.arange(3, 40, 5)
+    part = run_fused(compile_parameters(points[2], MONTHS), sub, SEED, MONTHS)
+    for key in KEYS:
+        assert np.array_equal(part[key], fused[key][2 * REPLICATES + sub]), key
+
+
+def test_fused_rejects_citizens():
+    p = Parameters()
+    p.population.size_per_ally = 10
+    with pytest.raises(NotImplementedError):
+        run_fused(compile_parameters(p, 3), np.arange(2), 1, 3)
+
+
+def test_speed_report():
+    """Replicate-months per second of the fused kernel and of batch._run_block (printed, not asserted)."""
+    n_points, R, T = 100, 100, 120
+    points = []
+    for k in range(n_points):
+        p = _base()
+        p.mechanisms.threat_weight = 0.5 + 0.01 * k
+        p.us_policy.tariff_step = 0.01 + 0.0005 * k
+        points.append(p)
+    c = compile_batch(points, R, T)
+    ids = np.tile(np.arange(R), n_points)
+    run_fused(c, ids, SEED, 1)  # load / compile
+    t0 = time.perf_counter()
+    run_fused(c, ids, SEED, T)
+    fused_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    batch._run_block(points, R, SEED, T, fused=False)
+    numpy_s = time.perf_counter() - t0
+    rm = n_points * R * T
+    print(f"\nfused: {rm / fused_s:.3g} replicate-months/s ({fused_s:.2f} s); numpy _run_block: "
+          f"{rm / numpy_s:.3g} replicate-months/s ({numpy_s:.2f} s); speed-up {numpy_s / fused_s:.1f}x")
