@@ -67,13 +67,13 @@ TIE_LIMIT = 0.999
 _NORMAL_RATE = 500.0
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _stream_key(key, month, stream):
     salt = mix64(np.uint64((month + 1) * 1_000_003 + stream) * _GOLDEN)
     return mix64(key ^ salt)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _exp_shifted(x):
     """exp(x) for x <= 0, skipping the exact cases exp(0) = 1 and underflow to 0 (unavailable options)."""
     if x == 0.0:
@@ -83,7 +83,7 @@ def _exp_shifted(x):
     return math.exp(x)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _choice(util, cdf, k, u):
     """rng.logit_choice for one row: max / exp / running sum / divide / count, in numpy's order."""
     top = util[0]
@@ -101,11 +101,11 @@ def _choice(util, cdf, k, u):
     return min(c, k - 1)
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _poisson(u, rate):
-    """rng.poisson_from_uniform for one draw (rates ≤ _NORMAL_RATE)."""
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _poisson(u, rate, p0):
+    """rng.poisson_from_uniform for one draw (rates ≤ _NORMAL_RATE); ``p0`` = exp(−rate)."""
     max_count = max(30, int(math.ceil(rate + 12.0 * math.sqrt(rate) + 20.0)))
-    p = math.exp(-rate)
+    p = p0
     cdf = p
     count = 0
     for k in range(1, max_count + 1):
@@ -117,12 +117,12 @@ def _poisson(u, rate):
     return count
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _clip(x, lo, hi):
     return min(max(x, lo), hi)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _drivers(out, C, T, thr, stock, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch, source_actor):
     """engine.tie_drivers for one row into ``out`` (n, n)."""
     n, A, S = T.shape[0], ai.shape[0], stock.shape[1]
@@ -150,20 +150,21 @@ def _drivers(out, C, T, thr, stock, rel, pain, gap, stance, cn_share, ent_v, P, 
             out[i, j] = C[i, j] + C[j, i]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _balance(out, T):
     n = T.shape[0]
     d = max(n - 2, 1)
     for i in range(n):
-        for j in range(n):
+        out[i, i] = 0.0
+        for j in range(i + 1, n):  # T is symmetric, so B is too (the same products in the same order)
             acc = 0.0
             for k in range(n):
                 acc += T[i, k] * T[k, j]
             out[i, j] = acc / d
-        out[i, i] = 0.0
+            out[j, i] = out[i, j]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _threat_total(out, stock):
     n, S = stock.shape
     for i in range(n):
@@ -173,7 +174,7 @@ def _threat_total(out, stock):
         out[i] = 1.0 - math.exp(-acc)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _cohesion(T, pairs):
     acc = 0.0
     for q in range(pairs.shape[0]):
@@ -289,6 +290,11 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
             intercept[i, i] = 0.0
 
         crossed = np.zeros(A, dtype=np.bool_)
+        thch_old = np.empty(A)
+        for a in range(A):
+            thch_old[a] = 1.0 - math.exp(-stock[ai[a], src_ch])
+        last_rate = np.full(K, np.nan)
+        last_p0 = np.empty(K)
         last_ratio = np.full(A, np.nan)
         last_pow = np.empty(A)
         old_tariff = np.empty(A)
@@ -418,7 +424,10 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                         rate = rate * provmult[proc_adversary[k]]
                     rates[k] = rate
                 for k in range(K):
-                    cnt = _poisson(uniform_from_key(k_cnt, k), rates[k])
+                    if rates[k] != last_rate[k]:  # rates change rarely: e^-rate only when they do
+                        last_rate[k] = rates[k]
+                        last_p0[k] = math.exp(-rates[k])
+                    cnt = _poisson(uniform_from_key(k_cnt, k), rates[k], last_p0[k])
                     if cnt == 0 and math.isfinite(mag[k]):
                         sev = 0.0  # exactly 0 · m · (−log u)
                     else:
@@ -456,7 +465,9 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 i = ai[a]
                 d_tariff = tariff[a] - old_tariff[a]
                 d_threat = new_thr[i] - thr[i]
-                d_threat_ch = ((1.0 - math.exp(-new_stock[i, src_ch])) - (1.0 - math.exp(-stock[i, src_ch])))
+                th_ch = 1.0 - math.exp(-new_stock[i, src_ch])
+                d_threat_ch = th_ch - thch_old[a]
+                thch_old[a] = th_ch
                 coerced = 1.0 if cn[a] == 2 else 0.0
                 induced = 1.0 if cn[a] == 1 else 0.0
                 for g in range(G):
@@ -516,14 +527,13 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                         noise[j, i] = sd * z
                         p += 1
             rate_t = P[F.tie_adjustment_rate]
-            for i in range(n):
-                for j in range(n):
-                    if i == j:
-                        continue
+            for i in range(n):  # every term is symmetric in (i, j): compute each pair once
+                new_T[i, i] = 0.0
+                for j in range(i + 1, n):
                     tgt = math.tanh(intercept[i, j] + P[F.balance_weight] * B[i, j] + drv[i, j])
                     x = T[i, j] + rate_t * (tgt - T[i, j]) + (J[i, j] + J[j, i]) + noise[i, j]
                     new_T[i, j] = _clip(x, -TIE_LIMIT, TIE_LIMIT)
-                new_T[i, i] = 0.0
+                    new_T[j, i] = new_T[i, j]
             T[:, :] = new_T
             stock[:, :] = new_stock
             thr[:] = new_thr
