@@ -563,7 +563,9 @@ def _rows(x, R: int, shape: tuple) -> np.ndarray:
     """A parameter (number or per-point array, or one per row) as a contiguous float (R,) + shape array."""
     arr = np.asarray(x, dtype=np.float64)
     arr = arr.reshape(shape) if arr.size == int(np.prod(shape)) else arr.reshape((R,) + shape)
-    return np.ascontiguousarray(np.broadcast_to(arr, (R,) + shape))
+    out = np.empty((R,) + shape)  # a fresh writable C array: one kernel signature for points and batches
+    out[...] = arr
+    return out
 
 
 def pack(c: Compiled, R: int) -> dict:
@@ -587,7 +589,7 @@ def pack(c: Compiled, R: int) -> dict:
     for name in _SCHEDULES + ("proc_rate", "ev_threat"):
         arr = np.asarray(getattr(c, name), dtype=np.float64)
         per_row = arr.ndim > base_ndim.get(name, 2)
-        out[name] = np.ascontiguousarray(arr if per_row else arr[:, None])
+        out[name] = np.array(arr if per_row else arr[:, None], order="C")
     return out
 
 
