@@ -35,9 +35,11 @@ OUTCOMES = {
 }
 
 
-# Opt-in: run blocks of aggregate-opinion points (population.size_per_ally = 0) with the fused numba kernel
-# (model/fused.py), which computes the numpy engine's trajectories up to the last bits of libm results.
-FUSED_DEFAULT = os.environ.get("ALLIANCE_SIM_FUSED", "0").lower() in ("1", "true", "yes")
+# Blocks of aggregate-opinion points (population.size_per_ally = 0) run with the fused numba kernel
+# (model/fused.py), which computes the numpy engine's trajectories up to the last bits of libm results
+# and is ~6x faster in a full Sobol sweep (benchmarks/bench_sweep.py).  Its first compilation takes about a
+# minute and is cached; ALLIANCE_SIM_FUSED=0 selects the numpy engine instead.
+FUSED_DEFAULT = os.environ.get("ALLIANCE_SIM_FUSED", "1").lower() in ("1", "true", "yes")
 
 
 def _batch_outcomes(model: AllianceModel, months: int, n_points: int) -> dict[str, np.ndarray]:
