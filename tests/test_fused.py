@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from builders import with_north_korea
 
 from alliance_sim import batch
 from alliance_sim.model.batching import compile_batch
@@ -17,12 +18,10 @@ from alliance_sim.model.compiled import compile_parameters
 from alliance_sim.model.fused import run_fused
 from alliance_sim.model.model import AllianceModel
 from alliance_sim.model.parameters import (
-    Actor,
     BargainingChip,
     Parameters,
     ScriptedEvent,
     TariffStep,
-    ThreatProcess,
 )
 
 MONTHS = 36
@@ -46,13 +45,7 @@ def chip_params() -> Parameters:
 
 
 def adversary_params() -> Parameters:
-    p = _base()
-    p.actors["PRK"] = Actor(label="North Korea", role="adversary", provocation_rate_multiplier=4.0)
-    p.ties = {**p.ties, "PRK-KOR": -0.7, "PRK-JPN": -0.5, "PRK-USA": -0.8, "PRK-CHN": 0.4}
-    p.threats["nk_provocations"] = ThreatProcess(source="PRK", rate_per_month=1.5, mean_magnitude=0.05,
-                                                 targets={"KOR": 1.0, "JPN": 0.8, "USA": 0.2})
-    p.adversary_policy.provoke_base_utility = 0.0
-    return p
+    return with_north_korea(_base())
 
 
 def events_params() -> Parameters:
@@ -111,17 +104,7 @@ def batch_points() -> list[Parameters]:
 def numpy_outcomes(compiled, ids, seed: int, months: int) -> dict[str, np.ndarray]:
     """What batch._batch_outcomes reduces, from the numpy engine stepped month by month."""
     model = AllianceModel(replicate_ids=ids, seed=seed, collect=False, compiled=compiled)
-    R = len(ids)
-    crossed = np.zeros((R, compiled.n_allies), dtype=bool)
-    min_coh = np.full(R, np.inf)
-    for _ in range(months):
-        model.step()
-        s = model.state
-        crossed |= s.alignment < 0
-        np.minimum(min_coh, s.cohesion, out=min_coh)
-    s = model.state
-    return {"alignment": s.alignment, "cohesion": s.cohesion, "crossed": crossed, "min_cohesion": min_coh,
-            "tariff": s.tariff, "threat": s.threat[:, compiled.ally_idx], "reliability": s.reliability}
+    return batch.step_to_horizon(model, months)
 
 
 def rows_differing(a: dict, b: dict, rows: int) -> np.ndarray:

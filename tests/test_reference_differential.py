@@ -13,18 +13,17 @@ import sys
 
 import numpy as np
 import pytest
+from builders import with_north_korea
 
 from alliance_sim.model.compiled import ADVERSARY_OPTIONS, ALLY_OPTIONS, CHINA_OPTIONS, US_OPTIONS
 from alliance_sim.model.model import AllianceModel
 from alliance_sim.model.parameters import (
-    Actor,
     BargainingChip,
     DemandStep,
     Parameters,
     RateStep,
     ScriptedEvent,
     TariffStep,
-    ThreatProcess,
 )
 from alliance_sim.reference import ReferenceModel
 
@@ -89,13 +88,7 @@ def chip_elections_params() -> Parameters:
 
 
 def adversary_params() -> Parameters:
-    p = _small(Parameters(), 15)
-    p.actors["PRK"] = Actor(label="North Korea", role="adversary", provocation_rate_multiplier=4.0)
-    p.ties = {**p.ties, "PRK-KOR": -0.7, "PRK-JPN": -0.5, "PRK-USA": -0.8, "PRK-CHN": 0.4}
-    p.threats["nk_provocations"] = ThreatProcess(source="PRK", rate_per_month=1.5, mean_magnitude=0.05,
-                                                 targets={"KOR": 1.0, "JPN": 0.8, "USA": 0.2})
-    p.adversary_policy.provoke_base_utility = 0.0
-    return p
+    return with_north_korea(_small(Parameters(), 15))
 
 
 def scripted_policies_params() -> Parameters:

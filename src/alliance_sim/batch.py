@@ -42,8 +42,9 @@ OUTCOMES = {
 FUSED_DEFAULT = os.environ.get("ALLIANCE_SIM_FUSED", "1").lower() in ("1", "true", "yes")
 
 
-def _batch_outcomes(model: AllianceModel, months: int, n_points: int) -> dict[str, np.ndarray]:
-    """Step ``model`` (n_points × R rows) to the horizon; reduce each point's rows to outcome arrays."""
+def step_to_horizon(model: AllianceModel, months: int) -> dict[str, np.ndarray]:
+    """Step ``model`` to the horizon; per row: final alignment, cohesion, tariff, allies' threat and
+    reliability, whether alignment ever went below 0 and the lowest cohesion (the keys of ``run_fused``)."""
     rows = model.state.replicates
     crossed = np.zeros((rows, model.compiled.n_allies), dtype=bool)
     min_coh = np.full(rows, np.inf)
@@ -53,9 +54,13 @@ def _batch_outcomes(model: AllianceModel, months: int, n_points: int) -> dict[st
         crossed |= s.alignment < 0
         np.minimum(min_coh, s.cohesion, out=min_coh)
     s = model.state
-    return _reduce({"alignment": s.alignment, "cohesion": s.cohesion, "crossed": crossed,
-                    "min_cohesion": min_coh, "tariff": s.tariff, "threat": s.threat[:, model.compiled.ally_idx],
-                    "reliability": s.reliability}, n_points)
+    return {"alignment": s.alignment, "cohesion": s.cohesion, "crossed": crossed, "min_cohesion": min_coh,
+            "tariff": s.tariff, "threat": s.threat[:, model.compiled.ally_idx], "reliability": s.reliability}
+
+
+def _batch_outcomes(model: AllianceModel, months: int, n_points: int) -> dict[str, np.ndarray]:
+    """Step ``model`` (n_points × R rows) to the horizon; reduce each point's rows to outcome arrays."""
+    return _reduce(step_to_horizon(model, months), n_points)
 
 
 def _reduce(final: dict[str, np.ndarray], n_points: int) -> dict[str, np.ndarray]:
