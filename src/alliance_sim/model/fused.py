@@ -118,14 +118,38 @@ def _poisson(u, rate, p0):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
+def _poisson_cached(u, rate, tab, state, k):
+    """``_poisson`` reading the CDF terms from process ``k``'s table ``tab[k]``, extended only as far as a
+    draw needs (the same recurrence in the same order, so the same count).  ``state[k]`` holds the number of
+    terms computed, ``state`` columns: 0 terms filled, 1 max_count; the last p is in ``tab[k, -1]``."""
+    n_filled = state[k, 0]
+    max_count = state[k, 1]
+    cap = tab.shape[1] - 1
+    if max_count > cap:  # table too short for this rate: the direct recurrence
+        return _poisson(u, rate, tab[k, 0])
+    count = 0
+    while count < max_count:
+        if count >= n_filled:
+            p = tab[k, cap] * rate / count
+            tab[k, count] = tab[k, count - 1] + p
+            tab[k, cap] = p
+            n_filled += 1
+        if not u > tab[k, count]:
+            break
+        count += 1
+    state[k, 0] = n_filled
+    return count
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _clip(x, lo, hi):
     return min(max(x, lo), hi)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _drivers(out, C, T, thr, stock, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch, source_actor):
-    """engine.tie_drivers for one row into ``out`` (n, n)."""
-    n, A, S = T.shape[0], ai.shape[0], stock.shape[1]
+def _drivers(out, C, T, thr, sx, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch, source_actor):
+    """engine.tie_drivers for one row into ``out`` (n, n); ``sx`` from ``_source_threat``."""
+    n, A, S = T.shape[0], ai.shape[0], sx.shape[1]
     C[:, :] = 0.0
     neg_pc = max(-T[pat, ch], 0.0)
     for a in range(A):
@@ -139,7 +163,7 @@ def _drivers(out, C, T, thr, stock, rel, pain, gap, stance, cn_share, ent_v, P, 
         j = source_actor[s]
         if j >= 0:
             for i in range(n):
-                C[i, j] -= P[F.source_threat_weight] * (1.0 - math.exp(-stock[i, s]))
+                C[i, j] -= P[F.source_threat_weight] * sx[i, s]
     for x in range(A):
         for y in range(x + 1, A):
             C[ai[x], ai[y]] += P[F.common_threat_weight] * min(thr[ai[x]], thr[ai[y]])
@@ -165,13 +189,26 @@ def _balance(out, T):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _threat_total(out, stock):
-    n, S = stock.shape
-    for i in range(n):
+def _threat_total(out, stock, ai):
+    """Total threat 1 − e^−(sum of stocks) of the allies (the only actors whose total threat is read)."""
+    S = stock.shape[1]
+    for a in range(ai.shape[0]):
+        i = ai[a]
         acc = 0.0
         for s in range(S):
             acc += stock[i, s]
-        out[i] = 1.0 - math.exp(-acc)
+        out[i] = 0.0 if acc == 0.0 else 1.0 - math.exp(-acc)  # 1 − e^−0 = 0 exactly
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _source_threat(sx, stock, source_actor):
+    """1 − e^−stock per (actor, source) for the sources that are actors (the only ones read)."""
+    n, S = stock.shape
+    for s in range(S):
+        if source_actor[s] >= 0:
+            for i in range(n):
+                x = stock[i, s]
+                sx[i, s] = 0.0 if x == 0.0 else 1.0 - math.exp(-x)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -187,7 +224,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
             country_rate, sector_rate, demand_s, ev_reassure, ev_leader, ev_induce, ev_coerce,
             proc_rate, ev_threat, ai, pat, ch, alliance_pairs, source_actor, proc_source, proc_weights,
             proc_adversary, src_ch, election, chip, chip_from, mix, g_tariff, g_threat, g_backlash, g_appeal,
-            patron_behavioural, challenger_behavioural,
+            patron_behavioural, challenger_behavioural, pois_len,
             out_align, out_coh, out_crossed, out_min_coh, out_tariff, out_threat, out_rel):
     R = keys.shape[0]
     A = ai.shape[0]
@@ -246,7 +283,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
         demand = np.empty(A)
         pain = np.empty(A)
         gap = np.empty(A)
-        thr = np.empty(n)
+        thr = np.zeros(n)
         rel = np.empty(A)
         public = np.empty(A)
         stance = np.empty(A)
@@ -274,12 +311,15 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
             align[a] = 0.5 * (T[ai[a], pat] - T[ai[a], ch])
             prev_align[a] = align[a]
             cn_share[a] = ex_cn[a] / (ex_us[a] + ex_cn[a] + (1.0 - s_us0[a] - s_cn0[a]))
-        _threat_total(thr, stock)
+        _threat_total(thr, stock, ai)
+        sx = np.zeros((n, S))
+        _source_threat(sx, stock, source_actor)
+        ch_is_actor = source_actor[src_ch] >= 0
         coh = _cohesion(T, alliance_pairs)
         drv = np.empty((n, n))
         Cs = np.empty((n, n))
         B = np.empty((n, n))
-        _drivers(drv, Cs, T, thr, stock, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai, pat, ch,
+        _drivers(drv, Cs, T, thr, sx, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai, pat, ch,
                  source_actor)
         _balance(B, T)
         intercept = np.empty((n, n))
@@ -294,7 +334,8 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
         for a in range(A):
             thch_old[a] = 1.0 - math.exp(-stock[ai[a], src_ch])
         last_rate = np.full(K, np.nan)
-        last_p0 = np.empty(K)
+        pois_tab = np.empty((K, pois_len + 1))
+        pois_state = np.zeros((K, 2), dtype=np.int64)
         last_ratio = np.full(A, np.nan)
         last_pow = np.empty(A)
         old_tariff = np.empty(A)
@@ -308,7 +349,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
         rates = np.empty(K)
         add = np.empty((n, S))
         new_stock = np.empty((n, S))
-        new_thr = np.empty(n)
+        new_thr = np.zeros(n)
         J = np.zeros((n, n))
         noise = np.zeros((n, n))
         new_T = np.empty((n, n))
@@ -424,10 +465,14 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                         rate = rate * provmult[proc_adversary[k]]
                     rates[k] = rate
                 for k in range(K):
-                    if rates[k] != last_rate[k]:  # rates change rarely: e^-rate only when they do
+                    if rates[k] != last_rate[k]:  # rates change rarely: e^-rate and the CDF only when they do
                         last_rate[k] = rates[k]
-                        last_p0[k] = math.exp(-rates[k])
-                    cnt = _poisson(uniform_from_key(k_cnt, k), rates[k], last_p0[k])
+                        p0 = math.exp(-rates[k])
+                        pois_tab[k, 0] = p0
+                        pois_tab[k, pois_tab.shape[1] - 1] = p0
+                        pois_state[k, 0] = 1
+                        pois_state[k, 1] = max(30, int(math.ceil(rates[k] + 12.0 * math.sqrt(rates[k]) + 20.0)))
+                    cnt = _poisson_cached(uniform_from_key(k_cnt, k), rates[k], pois_tab, pois_state, k)
                     if cnt == 0 and math.isfinite(mag[k]):
                         sev = 0.0  # exactly 0 · m · (−log u)
                     else:
@@ -443,7 +488,8 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
             for i in range(n):
                 for s in range(S):
                     new_stock[i, s] = max(retention * stock[i, s] + add[i, s], 0.0)
-            _threat_total(new_thr, new_stock)
+            _threat_total(new_thr, new_stock, ai)
+            _source_threat(sx, new_stock, source_actor)
 
             # Burden and reliability.
             for a in range(A):
@@ -465,7 +511,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 i = ai[a]
                 d_tariff = tariff[a] - old_tariff[a]
                 d_threat = new_thr[i] - thr[i]
-                th_ch = 1.0 - math.exp(-new_stock[i, src_ch])
+                th_ch = sx[i, src_ch] if ch_is_actor else 1.0 - math.exp(-new_stock[i, src_ch])
                 d_threat_ch = th_ch - thch_old[a]
                 thch_old[a] = th_ch
                 coerced = 1.0 if cn[a] == 2 else 0.0
@@ -495,7 +541,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 cn_share[a] = ex_cn[a] / (ex_us[a] + ex_cn[a] + (1.0 - s_us0[a] - s_cn0[a]))
 
             # Ties.
-            _drivers(drv, Cs, T, new_thr, new_stock, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai,
+            _drivers(drv, Cs, T, new_thr, sx, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai,
                      pat, ch, source_actor)
             _balance(B, T)
             for i in range(n):
@@ -627,6 +673,7 @@ def run_fused(c: Compiled, replicate_ids, seed: int, months: int | None = None) 
             np.asarray(c.chip_from, dtype=np.int64), group_mix(pop), GROUP_TARIFF_SENSITIVITY,
             GROUP_THREAT_SENSITIVITY, GROUP_BACKLASH_SENSITIVITY, GROUP_APPEAL_SENSITIVITY,
             c.upol.mode != "scripted", c.cpol.mode == "behavioural",
+            max(30, int(math.ceil(top_rate * top_mult + 12.0 * math.sqrt(top_rate * top_mult) + 20.0))),
             out["alignment"], out["cohesion"], out["crossed"], out["min_cohesion"], out["tariff"],
             out["threat"], out["reliability"])
     return out
