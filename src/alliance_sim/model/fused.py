@@ -142,6 +142,19 @@ def _poisson_cached(u, rate, tab, state, k):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
+def _cos_2pi(u):
+    """cos(2π·u) for 0 < u < 1, reduced exactly (Sterbenz) to an argument in [0, π/4], libm's fast path.
+
+    Equal to math.cos(2.0 * math.pi * u) up to the rounding of the argument (a few 1e-16)."""
+    w = u if u <= 0.5 else 1.0 - u
+    if w <= 0.125:
+        return math.cos(2.0 * math.pi * w)
+    if w <= 0.375:
+        return math.sin(2.0 * math.pi * (0.25 - w))
+    return -math.cos(2.0 * math.pi * (0.5 - w))
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _clip(x, lo, hi):
     return min(max(x, lo), hi)
 
@@ -267,10 +280,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
         orient = Vr[V.orientation0].copy()
         chip_used = np.zeros(A, dtype=np.bool_)
         bonus_left = np.zeros(A, dtype=np.int64)
-        us_last = np.zeros(A, dtype=np.int64)
         ally_last = np.zeros(A, dtype=np.int64)
-        china_last = np.zeros(A, dtype=np.int64)
-        adv_last = np.zeros(D, dtype=np.int64)
         op_us = np.empty(A)
         op_cn = np.empty(A)
         anchor_us = np.empty(A)
@@ -376,7 +386,8 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                     util[3] = P[F.raise_demand_base_utility] + P[F.raise_demand_concession_weight] * conceded
                     us[a] = _choice(util, cdf, 4, uniform_from_key(k_us, a))
             else:
-                us[:] = 0
+                for a in range(A):
+                    us[a] = 0
             k_al = _stream_key(key, t, rng.STREAM_DECISION_ALLY)
             for a in range(A):
                 pain_rise = max(pain[a] - pain0[a], 0.0)
@@ -402,7 +413,8 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                                + P[F.coerce_alignment_weight] * max(align[a] - 0.5, 0.0))
                     cn[a] = _choice(util, cdf, 3, uniform_from_key(k_cn, a))
             else:
-                cn[:] = 0
+                for a in range(A):
+                    cn[a] = 0
             for a in range(A):
                 if ev_induce[t, rind, a] != 0.0:
                     cn[a] = 1
@@ -423,7 +435,8 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 o = max(o, -country_rate[t, rs, a])
                 offset[a] = o
                 doffset[a] = doffset[a] + P[F.demand_step] * (1.0 if us[a] == 3 else 0.0)
-            old_tariff[:] = tariff
+            for a in range(A):
+                old_tariff[a] = tariff[a]
             for a in range(A):
                 country = _clip(country_rate[t, rs, a] + offset[a], 0.0, 2.0)
                 tariff[a] = cw[a] * country + sector_rate[t, rsec, a]
@@ -568,7 +581,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                     for j in range(i + 1, n):
                         u1 = uniform_from_key(k_tie, 2 * p)
                         u2 = uniform_from_key(k_tie, 2 * p + 1)
-                        z = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+                        z = math.sqrt(-2.0 * math.log(u1)) * _cos_2pi(u2)
                         noise[i, j] = sd * z
                         noise[j, i] = sd * z
                         p += 1
@@ -580,9 +593,13 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                     x = T[i, j] + rate_t * (tgt - T[i, j]) + (J[i, j] + J[j, i]) + noise[i, j]
                     new_T[i, j] = _clip(x, -TIE_LIMIT, TIE_LIMIT)
                     new_T[j, i] = new_T[i, j]
-            T[:, :] = new_T
-            stock[:, :] = new_stock
-            thr[:] = new_thr
+            # Explicit copies: slice assignment costs an overlap check and a generic strided loop.
+            for i in range(n):
+                thr[i] = new_thr[i]
+                for j in range(n):
+                    T[i, j] = new_T[i, j]
+                for s in range(S):
+                    stock[i, s] = new_stock[i, s]
             for a in range(A):
                 prev_align[a] = align[a]
                 align[a] = 0.5 * (T[ai[a], pat] - T[ai[a], ch])
@@ -590,10 +607,8 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                     crossed[a] = True
             coh = _cohesion(T, alliance_pairs)
             min_coh = min(min_coh, coh)
-            us_last[:] = us
-            ally_last[:] = al
-            china_last[:] = cn
-            adv_last[:] = adv
+            for a in range(A):
+                ally_last[a] = al[a]
 
         for a in range(A):
             out_align[r, a] = align[a]
