@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import typing
 
-import annotated_types as at
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,6 +32,7 @@ from alliance_sim.model.parameters import (
     RateStep,
     ScriptedEvent,
     TariffStep,
+    field_bounds,
 )
 
 START = "2025-07"
@@ -41,18 +41,7 @@ R = 16
 FLOAT_SAFE = 35.0  # 1 - exp(-x) and logistic(x) are distinguishable from 1 in float64 below ~36
 
 
-def _bounds(field):
-    lo, hi, lo_open, hi_open = None, None, False, False
-    for m in field.metadata:
-        if isinstance(m, at.Ge):
-            lo = m.ge
-        elif isinstance(m, at.Gt):
-            lo, lo_open = m.gt, True
-        elif isinstance(m, at.Le):
-            hi = m.le
-        elif isinstance(m, at.Lt):
-            hi, hi_open = m.lt, True
-    return lo, hi, lo_open, hi_open
+_bounds = field_bounds
 
 
 def _field_strategy(field):

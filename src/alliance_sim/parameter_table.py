@@ -14,7 +14,6 @@ import types
 import typing
 from dataclasses import dataclass
 
-import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -107,17 +106,7 @@ def fmt_value(value) -> str:
 
 def fmt_range(info: FieldInfo) -> str:
     """Bounds from the field metadata: ``[0, 1]``, ``(0, 240]``, ``≥ 0``, or the allowed literals."""
-    lo = hi = None
-    lo_open = hi_open = False
-    for m in info.metadata:
-        if isinstance(m, annotated_types.Ge):
-            lo = m.ge
-        elif isinstance(m, annotated_types.Gt):
-            lo, lo_open = m.gt, True
-        elif isinstance(m, annotated_types.Le):
-            hi = m.le
-        elif isinstance(m, annotated_types.Lt):
-            hi, hi_open = m.lt, True
+    lo, hi, lo_open, hi_open = P.field_bounds(info)
     if typing.get_origin(info.annotation) is typing.Literal:
         return " / ".join(str(a) for a in typing.get_args(info.annotation))
     if lo is None and hi is None:

@@ -38,7 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from alliance_sim.model.parameters import Parameters
+from alliance_sim.model.parameters import Parameters, field_bounds
 
 __all__ = [
     "Scenario",
@@ -474,19 +474,7 @@ def _walk(loc: tuple) -> tuple[Any, Any] | None:
     return tp, info
 
 
-def _bounds(info: Any) -> tuple[Any, Any, bool, bool]:
-    lo = hi = None
-    lo_strict = hi_strict = False
-    for m in getattr(info, "metadata", None) or []:
-        if getattr(m, "ge", None) is not None:
-            lo = m.ge
-        if getattr(m, "gt", None) is not None:
-            lo, lo_strict = m.gt, True
-        if getattr(m, "le", None) is not None:
-            hi = m.le
-        if getattr(m, "lt", None) is not None:
-            hi, hi_strict = m.lt, True
-    return lo, hi, lo_strict, hi_strict
+_bounds = field_bounds
 
 
 _LIST_INDEX = re.compile(r"\[(\d+)\]")

@@ -26,6 +26,24 @@ def P(default, unit: str, source: str, description: str, **bounds):
     )
 
 
+def field_bounds(info) -> tuple[float | None, float | None, bool, bool]:
+    """(low, high, low_open, high_open) of a field's numeric bounds (ge/gt/le/lt metadata); None = unbounded.
+
+    One reader for the docs' range column, the scenario errors ("must be between …") and test strategies."""
+    lo = hi = None
+    lo_open = hi_open = False
+    for m in getattr(info, "metadata", None) or []:
+        if getattr(m, "ge", None) is not None:
+            lo = m.ge
+        if getattr(m, "gt", None) is not None:
+            lo, lo_open = m.gt, True
+        if getattr(m, "le", None) is not None:
+            hi = m.le
+        if getattr(m, "lt", None) is not None:
+            hi, hi_open = m.lt, True
+    return lo, hi, lo_open, hi_open
+
+
 class Strict(BaseModel):
     """Base for every block: unknown keys are errors, assignment is validated."""
 
