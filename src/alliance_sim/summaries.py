@@ -60,7 +60,7 @@ def series_values(name: str, c: Compiled, s: EnsembleState) -> np.ndarray:
     if name == "alignment":
         return s.alignment
     if name == "tie":
-        return s.ties[:, [i for i, _ in c.pairs], [j for _, j in c.pairs]]
+        return s.ties[:, c.pair_i, c.pair_j]
     if name == "cohesion":
         return s.cohesion[:, None]
     if name == "tariff":

@@ -8,11 +8,13 @@ rates, scripted events) and the group sensitivities of citizens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from alliance_sim.model.calendar import month_labels, month_offset
+from alliance_sim.model.mechanisms import burden, trade
 from alliance_sim.model.mechanisms.threat import stationary_stock
 from alliance_sim.model.parameters import Parameters
 
@@ -122,6 +124,39 @@ class Compiled:
         if self.stock0 is None:
             self.stock0 = stationary_stock(self.proc_rate[0], self.proc_magnitude, self.proc_weights,
                                            self.proc_source, len(self.sources), self.retention)
+
+    # Start-month quantities and index arrays the step reads every month: derived once, not per step.
+    @cached_property
+    def start_tariff(self) -> np.ndarray:
+        """Effective tariff in the start month with no behavioural offset, (A,) or (rows, A)."""
+        country = np.clip(self.country_rate[0] + 0.0, 0.0, 2.0)
+        return trade.effective_tariff(country, self.sector_rate[0], self.country_weight)
+
+    @cached_property
+    def start_pain(self) -> np.ndarray:
+        return trade.tariff_pain(self.exports_to_gdp, self.share_us0, self.start_tariff)
+
+    @cached_property
+    def start_gap(self) -> np.ndarray:
+        return burden.burden_gap(self.demand[0], self.defense0)
+
+    @cached_property
+    def start_latent(self) -> np.ndarray:
+        """Logit of the start-month reliability."""
+        return burden.logit(self.reliability0)
+
+    @cached_property
+    def pair_i(self) -> np.ndarray:
+        return np.array([i for i, _ in self.pairs], dtype=np.int64)
+
+    @cached_property
+    def pair_j(self) -> np.ndarray:
+        return np.array([j for _, j in self.pairs], dtype=np.int64)
+
+    @cached_property
+    def citizen_group(self) -> np.ndarray:
+        """Group index of each citizen (population size and shares are structural, so one array)."""
+        return citizen_groups(self.pop.size_per_ally, self.pop)
 
     @property
     def n(self) -> int:

@@ -19,7 +19,6 @@ from alliance_sim.model.compiled import (
     GROUP_TARIFF_SENSITIVITY,
     GROUP_THREAT_SENSITIVITY,
     Compiled,
-    citizen_groups,
     group_mix,
 )
 from alliance_sim.model.mechanisms import burden, challenger, decisions, domestic, threat, ties, trade
@@ -229,8 +228,7 @@ def decide_ally(c: Compiled, s: EnsembleState, t: int, a: int) -> np.ndarray:
     """Ally ``a``'s choice (R,): hold / concede / hedge / retaliate / play_chip."""
     pol = c.apol
     col = slice(a, a + 1)  # keep a trailing axis so per-replicate parameters (R, 1) broadcast
-    pain0 = trade.tariff_pain(c.exports_to_gdp[..., col], c.share_us0[..., col], _tariff(c, 0, 0.0)[1][..., col])
-    pain_rise = np.maximum(s.pain[:, col] - pain0, 0.0)
+    pain_rise = np.maximum(s.pain[:, col] - c.start_pain[..., col], 0.0)
     chip_ok = c.chip[a] & ~s.chip_used[:, col] & (t >= c.chip_from[a])
     util = decisions.ally_utilities(pol, s.threat[:, c.ally_idx[col]], s.reliability[:, col], pain_rise,
                                     s.stance[:, col], chip_ok, c.chip_base[..., col], c.chip_pain[..., col])
@@ -306,9 +304,8 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
     induced, coerced = (d.china == 1), (d.china == 2)
 
     # Trade.
-    _, tariff0 = _tariff(c, 0, 0.0)
     ex_us, ex_cn = trade.export_update(s.exports_us, s.exports_cn, c.share_us0, c.share_cn0,
-                                       new.tariff, tariff0, m.trade_elasticity, m.diversion_to_china,
+                                       new.tariff, c.start_tariff, m.trade_elasticity, m.diversion_to_china,
                                        m.trade_adjustment_rate)
     new.exports_us = ex_us
     new.exports_cn = np.maximum(ex_cn + challenger.market_access_change(
@@ -338,9 +335,7 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
     # Burden and reliability.
     new.pain = trade.tariff_pain(c.exports_to_gdp, new.exports_us, new.tariff)
     new.gap = burden.burden_gap(new.demand, new.effort)
-    pain0 = trade.tariff_pain(c.exports_to_gdp, c.share_us0, tariff0)
-    gap0 = burden.burden_gap(c.demand[0], c.defense0)
-    target = burden.reliability_target(burden.logit(c.reliability0), new.pain, pain0, new.gap, gap0,
+    target = burden.reliability_target(c.start_latent, new.pain, c.start_pain, new.gap, c.start_gap,
                                        m.reliability_tariff_sensitivity,
                                        m.reliability_demand_sensitivity)
     new.latent = burden.reliability_update(s.latent, target, m.reliability_adjustment_rate,
@@ -363,7 +358,7 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
         domestic.update_aggregate(new.op_us, s.anchor_us, mix, shock_us, pop.stubbornness)
         domestic.update_aggregate(new.op_cn, s.anchor_cn, mix, shock_cn, pop.stubbornness)
     else:
-        groups = citizen_groups(pop.size_per_ally, pop)
+        groups = c.citizen_group
         mkeys = rng.month_stream_keys(s.keys, t, rng.STREAM_CITIZEN_NOISE)
         means = np.empty((2, R, A))  # the kernel returns the new mean opinions (bit-equal to .mean(-1))
         for o, (op, anchor, shock) in enumerate(((new.op_us, s.anchor_us, shock_us),
@@ -401,9 +396,7 @@ def transition(c: Compiled, s: EnsembleState, t: int, d: Decisions) -> EnsembleS
     if np.any(np.asarray(m.tie_noise_sd) > 0) and n_pairs:
         u = rng.uniforms(s.keys, t, rng.STREAM_TIE_NOISE, 2 * n_pairs)
         z = rng.normals_from_uniforms(u[:, 0::2], u[:, 1::2])
-        pi = np.array([i for i, _ in c.pairs])
-        pj = np.array([j for _, j in c.pairs])
-        noise = ties.symmetric_noise(z, pi, pj, n, m.tie_noise_sd)
+        noise = ties.symmetric_noise(z, c.pair_i, c.pair_j, n, m.tie_noise_sd)
     else:
         noise = 0.0
     new.ties = ties.tie_step(s.ties, tgt, _cube(m.tie_adjustment_rate), impulses, noise)
