@@ -65,6 +65,7 @@ _SCHEDULES = ("country_rate", "sector_rate", "demand", "ev_reassure", "ev_leader
 NEG = -1e9
 TIE_LIMIT = 0.999
 _NORMAL_RATE = 500.0
+_DRAW_TABLE_BYTES = 32 * 2**20  # largest draw table per kernel call (~1,300 replicates × 120 months)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -94,11 +95,12 @@ def _choice(util, cdf, k, u):
     for j in range(1, k):
         total = total + _exp_shifted(util[j] - top)
         cdf[j] = total
-    c = 0
-    for j in range(k):
-        if u > cdf[j] / total:
-            c += 1
-    return min(c, k - 1)
+    # The count of j with u > cdf[j] / total; correctly rounded division keeps cdf[j] / total
+    # non-decreasing in j, so the count is the first j where it fails (no later j can pass).
+    for j in range(k - 1):
+        if not u > cdf[j] / total:
+            return j
+    return k - 1
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -191,13 +193,15 @@ def _drivers(out, C, T, thr, sx, rel, pain, gap, stance, cn_share, ent_v, P, ai,
 def _balance(out, T):
     n = T.shape[0]
     d = max(n - 2, 1)
+    # x / d equals x · (1/d) exactly when d is a power of two (four actors: d = 2): a multiply, not a divide.
+    scale = 1.0 / d if d & (d - 1) == 0 else 0.0
     for i in range(n):
         out[i, i] = 0.0
         for j in range(i + 1, n):  # T is symmetric, so B is too (the same products in the same order)
             acc = 0.0
             for k in range(n):
                 acc += T[i, k] * T[k, j]
-            out[i, j] = acc / d
+            out[i, j] = acc * scale if scale != 0.0 else acc / d
             out[j, i] = out[i, j]
 
 
@@ -232,14 +236,65 @@ def _cohesion(T, pairs):
     return acc / pairs.shape[0]
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _draw_offsets(A, D, K, n_pairs):
+    """Column offsets of one (key, month) row of the draw table: US, ally, China and adversary choice
+    uniforms, threat-count uniforms, −log of threat-magnitude uniforms, election uniforms, tie-noise
+    normals; and the row width."""
+    o_al = A
+    o_cn = 2 * A
+    o_adv = 3 * A
+    o_cnt = 3 * A + D
+    o_mag = o_cnt + K
+    o_el = o_mag + K
+    o_tie = o_el + A
+    return o_al, o_cn, o_adv, o_cnt, o_mag, o_el, o_tie, o_tie + n_pairs
+
+
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, mag_all, provmult_all,
+def _draw_table(keys, months, A, D, K, n_pairs, out):
+    """Every draw of the aggregate model for each replicate key and month, into ``out`` (U, months, W).
+
+    Draws depend only on (replicate key, month, stream, index), never on parameters, so the rows of a
+    sweep task that share a replicate (common random numbers across points) share these values: hashing
+    and the Box–Muller transform run once per replicate instead of once per (point, replicate).  The
+    values are computed exactly as the engine computes them, so results do not change."""
+    o_al, o_cn, o_adv, o_cnt, o_mag, o_el, o_tie, _ = _draw_offsets(A, D, K, n_pairs)
+    for u in numba.prange(keys.shape[0]):
+        key = keys[u]
+        for t in range(months):
+            row = out[u, t]
+            k_us = _stream_key(key, t, rng.STREAM_DECISION_US)
+            k_al = _stream_key(key, t, rng.STREAM_DECISION_ALLY)
+            k_cn = _stream_key(key, t, rng.STREAM_DECISION_CHINA)
+            k_el = _stream_key(key, t, rng.STREAM_ELECTION)
+            for a in range(A):
+                row[a] = uniform_from_key(k_us, a)
+                row[o_al + a] = uniform_from_key(k_al, a)
+                row[o_cn + a] = uniform_from_key(k_cn, a)
+                row[o_el + a] = uniform_from_key(k_el, a)
+            k_adv = _stream_key(key, t, rng.STREAM_DECISION_ADVERSARY)
+            for d in range(D):
+                row[o_adv + d] = uniform_from_key(k_adv, d)
+            k_cnt = _stream_key(key, t, rng.STREAM_THREAT_COUNT)
+            k_mag = _stream_key(key, t, rng.STREAM_THREAT_MAGNITUDE)
+            for k in range(K):
+                row[o_cnt + k] = uniform_from_key(k_cnt, k)
+                row[o_mag + k] = -math.log(uniform_from_key(k_mag, k))
+            k_tie = _stream_key(key, t, rng.STREAM_TIE_NOISE)
+            for p in range(n_pairs):
+                u1 = uniform_from_key(k_tie, 2 * p)
+                u2 = uniform_from_key(k_tie, 2 * p + 1)
+                row[o_tie + p] = math.sqrt(-2.0 * math.log(u1)) * _cos_2pi(u2)
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, retention_all, mag_all, provmult_all,
             country_rate, sector_rate, demand_s, ev_reassure, ev_leader, ev_induce, ev_coerce,
             proc_rate, ev_threat, ai, pat, ch, alliance_pairs, source_actor, proc_source, proc_weights,
             proc_adversary, src_ch, election, chip, chip_from, mix, g_tariff, g_threat, g_backlash, g_appeal,
             patron_behavioural, challenger_behavioural, pois_len,
             out_align, out_coh, out_crossed, out_min_coh, out_tariff, out_threat, out_rel):
-    R = keys.shape[0]
     A = ai.shape[0]
     n = ties0_all.shape[1]
     S = stock0_all.shape[2]
@@ -247,23 +302,24 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
     D = provmult_all.shape[1]
     G = mix.shape[0]
     n_pairs = n * (n - 1) // 2
-    for r0 in numba.prange(R):
-        r = np.int64(r0)
-        key = keys[r]
+    o_al, o_cn, o_adv, o_cnt, o_mag, o_el, o_tie, _ = _draw_offsets(A, D, K, n_pairs)
+    for q in numba.prange(rows.shape[0]):
+        r = rows[q]
+        dr = draws[krow[q]]
         P = P_all[r]
         Vr = V_all[r]
         e2g, s_us0, s_cn0, def0, rel0 = Vr[V.exports_to_gdp], Vr[V.share_us0], Vr[V.share_cn0], \
             Vr[V.defense0], Vr[V.reliability0]
         cw, lat = Vr[V.country_weight], Vr[V.latitude]
-        rs = r if country_rate.shape[1] > 1 else np.int64(0)
-        rsec = r if sector_rate.shape[1] > 1 else np.int64(0)
-        rdem = r if demand_s.shape[1] > 1 else np.int64(0)
-        rrea = r if ev_reassure.shape[1] > 1 else np.int64(0)
-        rlea = r if ev_leader.shape[1] > 1 else np.int64(0)
-        rind = r if ev_induce.shape[1] > 1 else np.int64(0)
-        rcoe = r if ev_coerce.shape[1] > 1 else np.int64(0)
-        rpr = r if proc_rate.shape[1] > 1 else np.int64(0)
-        rev = r if ev_threat.shape[1] > 1 else np.int64(0)
+        rs = r if country_rate.shape[0] > 1 else np.int64(0)
+        rsec = r if sector_rate.shape[0] > 1 else np.int64(0)
+        rdem = r if demand_s.shape[0] > 1 else np.int64(0)
+        rrea = r if ev_reassure.shape[0] > 1 else np.int64(0)
+        rlea = r if ev_leader.shape[0] > 1 else np.int64(0)
+        rind = r if ev_induce.shape[0] > 1 else np.int64(0)
+        rcoe = r if ev_coerce.shape[0] > 1 else np.int64(0)
+        rpr = r if proc_rate.shape[0] > 1 else np.int64(0)
+        rev = r if ev_threat.shape[0] > 1 else np.int64(0)
         retention = retention_all[r]
         mag = mag_all[r]
         provmult = provmult_all[r]
@@ -307,12 +363,12 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
             anchor_cn[a] = op_cn[a]
             latent0[a] = math.log(rel0[a] / (1.0 - rel0[a]))
             latent[a] = latent0[a]
-            country0 = _clip(country_rate[0, rs, a], 0.0, 2.0)
-            tariff0[a] = cw[a] * country0 + sector_rate[0, rsec, a]
+            country0 = _clip(country_rate[rs, 0, a], 0.0, 2.0)
+            tariff0[a] = cw[a] * country0 + sector_rate[rsec, 0, a]
             tariff[a] = tariff0[a]
             pain0[a] = 100.0 * e2g[a] * s_us0[a] * tariff0[a]
-            gap0[a] = max(demand_s[0, rdem, a] - def0[a], 0.0)
-            demand[a] = demand_s[0, rdem, a]
+            gap0[a] = max(demand_s[rdem, 0, a] - def0[a], 0.0)
+            demand[a] = demand_s[rdem, 0, a]
             rel[a] = 1.0 / (1.0 + math.exp(-latent[a]))
             pain[a] = 100.0 * e2g[a] * ex_us[a] * tariff[a]
             gap[a] = max(demand[a] - effort[a], 0.0)
@@ -368,10 +424,10 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
 
         for t in range(months):
             # ---- decisions from the state at t
+            du = dr[t]
             if patron_behavioural:
-                k_us = _stream_key(key, t, rng.STREAM_DECISION_US)
                 for a in range(A):
-                    country = _clip(country_rate[t, rs, a] + offset[a], 0.0, 2.0)
+                    country = _clip(country_rate[rs, t, a] + offset[a], 0.0, 2.0)
                     conceded = 1.0 if (ally_last[a] == 1 or ally_last[a] == 4) else 0.0
                     retaliated = 1.0 if ally_last[a] == 3 else 0.0
                     util[0] = 0.0
@@ -384,11 +440,10 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                     if country <= 1e-12:
                         util[2] = NEG
                     util[3] = P[F.raise_demand_base_utility] + P[F.raise_demand_concession_weight] * conceded
-                    us[a] = _choice(util, cdf, 4, uniform_from_key(k_us, a))
+                    us[a] = _choice(util, cdf, 4, du[a])
             else:
                 for a in range(A):
                     us[a] = 0
-            k_al = _stream_key(key, t, rng.STREAM_DECISION_ALLY)
             for a in range(A):
                 pain_rise = max(pain[a] - pain0[a], 0.0)
                 chip_ok = chip[a] and not chip_used[a] and t >= chip_from[a]
@@ -401,9 +456,8 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 util[3] = (P[F.retaliate_base_utility] + P[F.retaliate_pain_weight] * pain_rise
                            - P[F.retaliate_threat_weight] * th)
                 util[4] = Vr[V.chip_base, a] + Vr[V.chip_pain, a] * pain_rise if chip_ok else NEG
-                al[a] = _choice(util, cdf, 5, uniform_from_key(k_al, a))
+                al[a] = _choice(util, cdf, 5, du[o_al + a])
             if challenger_behavioural:
-                k_cn = _stream_key(key, t, rng.STREAM_DECISION_CHINA)
                 for a in range(A):
                     drift = align[a] - prev_align[a]
                     util[0] = 0.0
@@ -411,36 +465,35 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                                + P[F.induce_hedge_weight] * (1.0 if ally_last[a] == 2 else 0.0))
                     util[2] = (P[F.coerce_base_utility] + P[F.coerce_drift_weight] * max(drift, 0.0)
                                + P[F.coerce_alignment_weight] * max(align[a] - 0.5, 0.0))
-                    cn[a] = _choice(util, cdf, 3, uniform_from_key(k_cn, a))
+                    cn[a] = _choice(util, cdf, 3, du[o_cn + a])
             else:
                 for a in range(A):
                     cn[a] = 0
             for a in range(A):
-                if ev_induce[t, rind, a] != 0.0:
+                if ev_induce[rind, t, a] != 0.0:
                     cn[a] = 1
-                if ev_coerce[t, rcoe, a] != 0.0:
+                if ev_coerce[rcoe, t, a] != 0.0:
                     cn[a] = 2
             if D:
-                k_adv = _stream_key(key, t, rng.STREAM_DECISION_ADVERSARY)
                 for d in range(D):
                     util[0] = 0.0
                     util[1] = P[F.provoke_base_utility] + P[F.provoke_cohesion_weight] * (1.0 - coh)
-                    adv[d] = _choice(util, cdf, 2, uniform_from_key(k_adv, d))
+                    adv[d] = _choice(util, cdf, 2, du[o_adv + d])
 
             # ---- transition
             for a in range(A):
                 step = (1.0 if us[a] == 1 else 0.0) - (1.0 if us[a] == 2 else 0.0)
                 o = offset[a] + P[F.tariff_step] * step
                 o = min(o, P[F.max_tariff_offset])
-                o = max(o, -country_rate[t, rs, a])
+                o = max(o, -country_rate[rs, t, a])
                 offset[a] = o
                 doffset[a] = doffset[a] + P[F.demand_step] * (1.0 if us[a] == 3 else 0.0)
             for a in range(A):
                 old_tariff[a] = tariff[a]
             for a in range(A):
-                country = _clip(country_rate[t, rs, a] + offset[a], 0.0, 2.0)
-                tariff[a] = cw[a] * country + sector_rate[t, rsec, a]
-                demand[a] = demand_s[t, rdem, a] + doffset[a]
+                country = _clip(country_rate[rs, t, a] + offset[a], 0.0, 2.0)
+                tariff[a] = cw[a] * country + sector_rate[rsec, t, a]
+                demand[a] = demand_s[rdem, t, a] + doffset[a]
                 conceded = al[a] == 1
                 chipped = al[a] == 4
                 effort[a] = (effort[a] + P[F.concede_effort_step] * (1.0 if conceded else 0.0)
@@ -470,10 +523,8 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 for s in range(S):
                     add[i, s] = 0.0
             if K:
-                k_cnt = _stream_key(key, t, rng.STREAM_THREAT_COUNT)
-                k_mag = _stream_key(key, t, rng.STREAM_THREAT_MAGNITUDE)
                 for k in range(K):
-                    rate = proc_rate[t, rpr, k]
+                    rate = proc_rate[rpr, t, k]
                     if proc_adversary[k] >= 0 and adv[proc_adversary[k]] == 1:
                         rate = rate * provmult[proc_adversary[k]]
                     rates[k] = rate
@@ -485,17 +536,17 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                         pois_tab[k, pois_tab.shape[1] - 1] = p0
                         pois_state[k, 0] = 1
                         pois_state[k, 1] = max(30, int(math.ceil(rates[k] + 12.0 * math.sqrt(rates[k]) + 20.0)))
-                    cnt = _poisson_cached(uniform_from_key(k_cnt, k), rates[k], pois_tab, pois_state, k)
+                    cnt = _poisson_cached(du[o_cnt + k], rates[k], pois_tab, pois_state, k)
                     if cnt == 0 and math.isfinite(mag[k]):
                         sev = 0.0  # exactly 0 · m · (−log u)
                     else:
-                        sev = cnt * mag[k] * (-math.log(uniform_from_key(k_mag, k)))
+                        sev = cnt * mag[k] * du[o_mag + k]
                     s = proc_source[k]
                     for i in range(n):
                         add[i, s] += sev * proc_weights[k, i]
             for i in range(n):
                 for s in range(S):
-                    add[i, s] = add[i, s] + ev_threat[t, rev, i, s]
+                    add[i, s] = add[i, s] + ev_threat[rev, t, i, s]
             for a in range(A):
                 add[ai[a], src_ch] += P[F.coercion_threat] * (1.0 if cn[a] == 2 else 0.0)
             for i in range(n):
@@ -511,7 +562,7 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 target = (latent0[a] - P[F.reliability_tariff_sensitivity] * (pain[a] - pain0[a])
                           - P[F.reliability_demand_sensitivity] * (gap[a] - gap0[a]))
                 latent[a] = (latent[a] + P[F.reliability_adjustment_rate] * (target - latent[a])
-                             + ev_reassure[t, rrea, a])
+                             + ev_reassure[rrea, t, a])
                 rel[a] = 1.0 / (1.0 + math.exp(-latent[a]))
 
             # Citizens (aggregate opinion).
@@ -519,7 +570,6 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
             for a in range(A):
                 if election[t, a]:
                     any_election = True
-            k_el = _stream_key(key, t, rng.STREAM_ELECTION)
             for a in range(A):
                 i = ai[a]
                 d_tariff = tariff[a] - old_tariff[a]
@@ -544,11 +594,11 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                 op_cn[a] = _clip(op_cn[a] + P[F.stubbornness] * (anchor_cn[a] - op_cn[a]) + dot_cn, -1.0, 1.0)
                 public[a] = 0.5 * (op_us[a] - op_cn[a])
                 # Leaders.
-                lead = ev_leader[t, rlea, a]
+                lead = ev_leader[rlea, t, a]
                 o = orient[a] if math.isnan(lead) else lead
                 if any_election and election[t, a]:
                     p_hawk = 1.0 / (1.0 + math.exp(-P[F.election_public_weight] * public[a]))
-                    o = Vr[V.hawk, a] if uniform_from_key(k_el, a) < p_hawk else Vr[V.conciliatory, a]
+                    o = Vr[V.hawk, a] if du[o_el + a] < p_hawk else Vr[V.conciliatory, a]
                 orient[a] = o
                 stance[a] = _clip(o, public[a] - lat[a], public[a] + lat[a])
                 cn_share[a] = ex_cn[a] / (ex_us[a] + ex_cn[a] + (1.0 - s_us0[a] - s_cn0[a]))
@@ -575,13 +625,10 @@ def _kernel(keys, months, P_all, V_all, ties0_all, stock0_all, retention_all, ma
                              + P[F.coercion_tie_impulse] * coerced)
             sd = P[F.tie_noise_sd]
             if sd > 0 and n_pairs:
-                k_tie = _stream_key(key, t, rng.STREAM_TIE_NOISE)
                 p = 0
                 for i in range(n):
                     for j in range(i + 1, n):
-                        u1 = uniform_from_key(k_tie, 2 * p)
-                        u2 = uniform_from_key(k_tie, 2 * p + 1)
-                        z = math.sqrt(-2.0 * math.log(u1)) * _cos_2pi(u2)
+                        z = du[o_tie + p]
                         noise[i, j] = sd * z
                         noise[j, i] = sd * z
                         p += 1
@@ -646,11 +693,12 @@ def pack(c: Compiled, R: int) -> dict:
            "retention_all": _rows(c.retention, R, ()),
            "mag_all": _rows(c.proc_magnitude, R, (K,)), "provmult_all": _rows(c.provocation_multiplier, R, (D,))}
     # Schedules: a batch stacks per-row schedules on axis 1 (T, R, ...); a single point has (T, ...).
+    # The kernel reads them as (R or 1, T, ...), so that one row's months are contiguous in memory.
     base_ndim = {"proc_rate": 2, "ev_threat": 3}
     for name in _SCHEDULES + ("proc_rate", "ev_threat"):
         arr = np.asarray(getattr(c, name), dtype=np.float64)
         per_row = arr.ndim > base_ndim.get(name, 2)
-        out[name] = np.array(arr if per_row else arr[:, None], order="C")
+        out[name] = np.array(np.moveaxis(arr, 1, 0) if per_row else arr[None], order="C")
     return out
 
 
@@ -676,19 +724,33 @@ def run_fused(c: Compiled, replicate_ids, seed: int, months: int | None = None) 
            "min_cohesion": np.empty(R), "tariff": np.empty((R, A)), "threat": np.empty((R, A)),
            "reliability": np.empty((R, A))}
     pop = c.pop
-    _kernel(keys, T, arrays["P_all"], arrays["V_all"], arrays["ties0_all"], arrays["stock0_all"],
-            arrays["retention_all"], arrays["mag_all"], arrays["provmult_all"],
-            *(arrays[name] for name in _SCHEDULES), arrays["proc_rate"], arrays["ev_threat"],
-            np.asarray(c.ally_idx, dtype=np.int64), int(c.patron), int(c.challenger),
-            np.ascontiguousarray(c.alliance_pairs, dtype=np.int64), np.asarray(c.source_actor, dtype=np.int64),
-            np.asarray(c.proc_source, dtype=np.int64).reshape(-1),
-            np.ascontiguousarray(c.proc_weights, dtype=np.float64).reshape(len(c.proc_source), c.n),
-            np.asarray(c.proc_adversary, dtype=np.int64).reshape(-1), c.sources.index(c.params.challenger),
-            np.ascontiguousarray(c.election, dtype=np.bool_), np.asarray(c.chip, dtype=np.bool_),
-            np.asarray(c.chip_from, dtype=np.int64), group_mix(pop), GROUP_TARIFF_SENSITIVITY,
-            GROUP_THREAT_SENSITIVITY, GROUP_BACKLASH_SENSITIVITY, GROUP_APPEAL_SENSITIVITY,
-            c.upol.mode != "scripted", c.cpol.mode == "behavioural",
-            max(30, int(math.ceil(top_rate * top_mult + 12.0 * math.sqrt(top_rate * top_mult) + 20.0))),
-            out["alignment"], out["cohesion"], out["crossed"], out["min_cohesion"], out["tariff"],
-            out["threat"], out["reliability"])
+    K, D, n = len(c.proc_source), len(c.adversary_idx), c.n
+    n_pairs = n * (n - 1) // 2
+    width = 4 * A + D + 2 * K + n_pairs
+    static = (np.asarray(c.ally_idx, dtype=np.int64), int(c.patron), int(c.challenger),
+              np.ascontiguousarray(c.alliance_pairs, dtype=np.int64), np.asarray(c.source_actor, dtype=np.int64),
+              np.asarray(c.proc_source, dtype=np.int64).reshape(-1),
+              np.ascontiguousarray(c.proc_weights, dtype=np.float64).reshape(K, n),
+              np.asarray(c.proc_adversary, dtype=np.int64).reshape(-1), c.sources.index(c.params.challenger),
+              np.ascontiguousarray(c.election, dtype=np.bool_), np.asarray(c.chip, dtype=np.bool_),
+              np.asarray(c.chip_from, dtype=np.int64), group_mix(pop), GROUP_TARIFF_SENSITIVITY,
+              GROUP_THREAT_SENSITIVITY, GROUP_BACKLASH_SENSITIVITY, GROUP_APPEAL_SENSITIVITY,
+              c.upol.mode != "scripted", c.cpol.mode == "behavioural",
+              max(30, int(math.ceil(top_rate * top_mult + 12.0 * math.sqrt(top_rate * top_mult) + 20.0))))
+    outputs = (out["alignment"], out["cohesion"], out["crossed"], out["min_cohesion"], out["tariff"],
+               out["threat"], out["reliability"])
+    # Rows sharing a replicate key share its draws: one table per block of distinct keys, the block
+    # sized so that the table stays within _DRAW_TABLE_BYTES (memory bounded for any number of rows).
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    per_block = max(1, _DRAW_TABLE_BYTES // (max(T, 1) * width * 8))
+    for b0 in range(0, uniq.shape[0], per_block):
+        block = uniq[b0:b0 + per_block]
+        rows = np.arange(R) if block.shape[0] == uniq.shape[0] else \
+            np.flatnonzero((inverse >= b0) & (inverse < b0 + block.shape[0]))
+        draws = np.empty((block.shape[0], T, width))
+        _draw_table(block, T, A, D, K, n_pairs, draws)
+        _kernel(rows.astype(np.int64), (inverse[rows] - b0).astype(np.int64), draws, T, arrays["P_all"],
+                arrays["V_all"], arrays["ties0_all"], arrays["stock0_all"], arrays["retention_all"],
+                arrays["mag_all"], arrays["provmult_all"], *(arrays[name] for name in _SCHEDULES),
+                arrays["proc_rate"], arrays["ev_threat"], *static, *outputs)
     return out
