@@ -87,14 +87,14 @@ def test_kill_between_region_and_marker_is_not_marked_done(sweep, reference, tmp
     real = runner.write_task
     calls = []
 
-    def write_then_die(path, start, stop, task, outcomes):
+    def write_then_die(path, start, stop, task, outcomes, **kw):
         calls.append(task)
         if len(calls) == 2:  # the region is written, the process dies before the marker
             outcomes.to_zarr  # noqa: B018
             body = outcomes.drop_vars([c for c in outcomes.coords])
             body.to_zarr(path, region={"point": slice(start, stop)}, mode="r+", consolidated=False)
             raise Killed()
-        real(path, start, stop, task, outcomes)
+        real(path, start, stop, task, outcomes, **kw)
 
     monkeypatch.setattr(runner, "write_task", write_then_die)
     with pytest.raises(Killed):

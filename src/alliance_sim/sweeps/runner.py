@@ -37,6 +37,7 @@ from alliance_sim.sweeps.store import (
     remove_store,
     run_hash,
     set_attrs,
+    TaskWriter,
     task_bounds,
     write_task,
 )
@@ -239,10 +240,15 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str | None = None, wo
                     state["target"] = out
                     state["first"] = False
 
+            writer = TaskWriter()
+
+            def write(*args) -> None:
+                write_task(state["target"], *args, writer=writer)
+
             if client is None:
-                _run_serial(sweep, tasks, todo, task_fn, lambda: state["target"], written, report)
+                _run_serial(sweep, tasks, todo, task_fn, lambda: state["target"], write, written, report)
             else:
-                _run_dask(client, sweep, tasks, todo, task_fn, lambda: state["target"], written, report)
+                _run_dask(client, sweep, tasks, todo, task_fn, lambda: state["target"], write, written, report)
             target = state["target"]
         finally:
             bar.close()
@@ -272,7 +278,7 @@ def _points(sweep: Sweep, a: int, b: int) -> list[dict[str, Any]]:
     return sweep.points.overrides[a:b]
 
 
-def _run_serial(sweep, tasks, todo, task_fn, target, written, report) -> None:
+def _run_serial(sweep, tasks, todo, task_fn, target, write, written, report) -> None:
     spec = sweep.spec
     for i in todo:
         a, b = tasks[i]
@@ -286,7 +292,7 @@ def _run_serial(sweep, tasks, todo, task_fn, target, written, report) -> None:
         else:
             _isolate_serial(sweep, a, b, task_fn, target, report, err)
             continue
-        write_task(target(), a, b, i, res)
+        write(a, b, i, res)
         written(i)
 
 
@@ -311,7 +317,7 @@ def _write_points(path, p, res) -> None:
     body.to_zarr(path, region={"point": slice(p, p + 1)}, mode="r+", consolidated=False)
 
 
-def _run_dask(client, sweep, tasks, todo, task_fn, target, written, report) -> None:
+def _run_dask(client, sweep, tasks, todo, task_fn, target, write, written, report) -> None:
     from distributed import as_completed
 
     spec = sweep.spec
@@ -339,7 +345,7 @@ def _run_dask(client, sweep, tasks, todo, task_fn, target, written, report) -> N
             res = fut.result()
             if kind == "task":
                 a, b = tasks[i]
-                write_task(target(), a, b, i, res)
+                write(a, b, i, res)
                 written(i)
             else:
                 _write_points(target(), i, res)

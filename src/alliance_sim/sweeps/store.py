@@ -127,14 +127,44 @@ def done_tasks(path: str | Path) -> np.ndarray:
         return ds["task_done"].values.copy()
 
 
-def write_task(path: str | Path, start: int, stop: int, task: int, outcomes: xr.Dataset) -> None:
+class TaskWriter:
+    """Writes tasks' outcomes into a store with zarr directly, keeping its arrays open between tasks.
+
+    xarray's region writes re-open the group and re-read every variable's metadata on each call: about
+    0.1 s of the client's CPU per task, taken from the workers on a two-core machine.  The bytes written
+    are the same (whole float64 chunks, then the marker)."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.arrays: dict = {}
+
+    def _array(self, path: Path, name: str):
+        if path != self.path:  # a new store, or the same one renamed: re-open
+            import zarr
+
+            self.group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+            self.path, self.arrays = path, {}
+        if name not in self.arrays:
+            self.arrays[name] = self.group[name]
+        return self.arrays[name]
+
+    def write(self, path: str | Path, start: int, stop: int, task: int, outcomes: xr.Dataset) -> None:
+        path = Path(path)
+        if outcomes.sizes.get("point", 0) != stop - start:
+            raise SweepError(f"task {task}: got {outcomes.sizes.get('point', 0)} points, expected {stop - start}")
+        for name, v in outcomes.data_vars.items():
+            arr = self._array(path, name)
+            dims = tuple(arr.metadata.dimension_names or ())
+            if dims != v.dims:
+                raise SweepError(f"task {task}: outcome {name} has dims {v.dims}, the store has {dims}")
+            arr[start:stop] = np.asarray(v.values, dtype="float64")
+        self._array(path, "task_done")[task] = True
+
+
+def write_task(path: str | Path, start: int, stop: int, task: int, outcomes: xr.Dataset,
+               writer: TaskWriter | None = None) -> None:
     """Write one task's outcomes into its region, then (only then) its completion marker."""
-    body = xr.Dataset({k: (v.dims, np.asarray(v.values, dtype="float64")) for k, v in outcomes.data_vars.items()})
-    if body.sizes.get("point", 0) != stop - start:
-        raise SweepError(f"task {task}: got {body.sizes.get('point', 0)} points, expected {stop - start}")
-    body.to_zarr(path, region={"point": slice(start, stop)}, mode="r+", consolidated=False)
-    marker = xr.Dataset({"task_done": (("task",), np.array([True]))})
-    marker.to_zarr(path, region={"task": slice(task, task + 1)}, mode="r+", consolidated=False)
+    (writer or TaskWriter()).write(path, start, stop, task, outcomes)
 
 
 def set_attrs(path: str | Path, **attrs) -> None:
