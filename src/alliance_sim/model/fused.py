@@ -65,6 +65,9 @@ _SCHEDULES = ("country_rate", "sector_rate", "demand", "ev_reassure", "ev_leader
 NEG = -1e9
 TIE_LIMIT = 0.999
 _NORMAL_RATE = 500.0
+# Rows advanced together by one kernel iteration ("lanes"): each row's arithmetic is unchanged, but
+# independent rows interleave, which fills the pipeline that one row's dependency chains leave idle.
+LANES = 4
 _DRAW_TABLE_BYTES = 32 * 2**20  # largest draw table per kernel call (~1,300 replicates × 120 months)
 
 
@@ -120,26 +123,26 @@ def _poisson(u, rate, p0):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _poisson_cached(u, rate, tab, state, k):
-    """``_poisson`` reading the CDF terms from process ``k``'s table ``tab[k]``, extended only as far as a
-    draw needs (the same recurrence in the same order, so the same count).  ``state[k]`` holds the number of
-    terms computed, ``state`` columns: 0 terms filled, 1 max_count; the last p is in ``tab[k, -1]``."""
-    n_filled = state[k, 0]
-    max_count = state[k, 1]
+def _poisson_cached(u, rate, tab, state, k, m):
+    """``_poisson`` reading the CDF terms of process ``k`` in lane ``m`` from ``tab[k, :, m]``, extended only
+    as far as a draw needs (the same recurrence in the same order, so the same count).  ``state[k, :, m]``
+    holds the number of terms filled and max_count; the last p is in ``tab[k, -1, m]``."""
+    n_filled = state[k, 0, m]
+    max_count = state[k, 1, m]
     cap = tab.shape[1] - 1
     if max_count > cap:  # table too short for this rate: the direct recurrence
-        return _poisson(u, rate, tab[k, 0])
+        return _poisson(u, rate, tab[k, 0, m])
     count = 0
     while count < max_count:
         if count >= n_filled:
-            p = tab[k, cap] * rate / count
-            tab[k, count] = tab[k, count - 1] + p
-            tab[k, cap] = p
+            p = tab[k, cap, m] * rate / count
+            tab[k, count, m] = tab[k, count - 1, m] + p
+            tab[k, cap, m] = p
             n_filled += 1
-        if not u > tab[k, count]:
+        if not u > tab[k, count, m]:
             break
         count += 1
-    state[k, 0] = n_filled
+    state[k, 0, m] = n_filled
     return count
 
 
@@ -162,78 +165,97 @@ def _clip(x, lo, hi):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _drivers(out, C, T, thr, sx, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch, source_actor):
-    """engine.tie_drivers for one row into ``out`` (n, n); ``sx`` from ``_source_threat``."""
+def _drivers(out, C, T, thr, sx, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch, source_actor, neg_pc):
+    """engine.tie_drivers for each lane into ``out`` (n, n, L); ``sx`` from ``_source_threat``."""
     n, A, S = T.shape[0], ai.shape[0], sx.shape[1]
-    C[:, :] = 0.0
-    neg_pc = max(-T[pat, ch], 0.0)
+    for i in range(n):
+        for j in range(n):
+            for m in range(LANES):
+                C[i, j, m] = 0.0
+    for m in range(LANES):
+        neg_pc[m] = max(-T[pat, ch, m], 0.0)
     for a in range(A):
         i = ai[a]
-        entrap = ent_v[a] * neg_pc * max(T[i, pat], 0.0)
-        C[i, pat] += (P[F.threat_weight] * thr[i] * rel[a] - P[F.tariff_weight] * pain[a]
-                      - P[F.burden_weight] * gap[a] - P[F.entrapment_weight] * entrap
-                      + P[F.leader_weight] * stance[a])
-        C[i, ch] += P[F.china_trade_weight] * cn_share[a] - P[F.leader_weight] * stance[a]
+        for m in range(LANES):
+            entrap = ent_v[a, m] * neg_pc[m] * max(T[i, pat, m], 0.0)
+            C[i, pat, m] += (P[F.threat_weight, m] * thr[i, m] * rel[a, m] - P[F.tariff_weight, m] * pain[a, m]
+                             - P[F.burden_weight, m] * gap[a, m] - P[F.entrapment_weight, m] * entrap
+                             + P[F.leader_weight, m] * stance[a, m])
+            C[i, ch, m] += P[F.china_trade_weight, m] * cn_share[a, m] - P[F.leader_weight, m] * stance[a, m]
     for s in range(S):
         j = source_actor[s]
         if j >= 0:
             for i in range(n):
-                C[i, j] -= P[F.source_threat_weight] * sx[i, s]
+                for m in range(LANES):
+                    C[i, j, m] -= P[F.source_threat_weight, m] * sx[i, s, m]
     for x in range(A):
         for y in range(x + 1, A):
-            C[ai[x], ai[y]] += P[F.common_threat_weight] * min(thr[ai[x]], thr[ai[y]])
+            for m in range(LANES):
+                C[ai[x], ai[y], m] += P[F.common_threat_weight, m] * min(thr[ai[x], m], thr[ai[y], m])
     for i in range(n):
-        C[i, i] = 0.0
+        for m in range(LANES):
+            C[i, i, m] = 0.0
     for i in range(n):
         for j in range(n):
-            out[i, j] = C[i, j] + C[j, i]
+            for m in range(LANES):
+                out[i, j, m] = C[i, j, m] + C[j, i, m]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _balance(out, T):
+def _balance(out, T, acc):
+    """B_ij = Σ_k T_ik T_kj / (n − 2) for each lane (k ascending, as the engine's matmul of one row)."""
     n = T.shape[0]
     d = max(n - 2, 1)
     # x / d equals x · (1/d) exactly when d is a power of two (four actors: d = 2): a multiply, not a divide.
     scale = 1.0 / d if d & (d - 1) == 0 else 0.0
     for i in range(n):
-        out[i, i] = 0.0
+        for m in range(LANES):
+            out[i, i, m] = 0.0
         for j in range(i + 1, n):  # T is symmetric, so B is too (the same products in the same order)
-            acc = 0.0
+            for m in range(LANES):
+                acc[m] = 0.0
             for k in range(n):
-                acc += T[i, k] * T[k, j]
-            out[i, j] = acc * scale if scale != 0.0 else acc / d
-            out[j, i] = out[i, j]
+                for m in range(LANES):
+                    acc[m] += T[i, k, m] * T[k, j, m]
+            for m in range(LANES):
+                out[i, j, m] = acc[m] * scale if scale != 0.0 else acc[m] / d
+                out[j, i, m] = out[i, j, m]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _threat_total(out, stock, ai):
+def _threat_total(out, stock, ai, acc):
     """Total threat 1 − e^−(sum of stocks) of the allies (the only actors whose total threat is read)."""
     S = stock.shape[1]
     for a in range(ai.shape[0]):
         i = ai[a]
-        acc = 0.0
+        for m in range(LANES):
+            acc[m] = 0.0
         for s in range(S):
-            acc += stock[i, s]
-        out[i] = 0.0 if acc == 0.0 else 1.0 - math.exp(-acc)  # 1 − e^−0 = 0 exactly
+            for m in range(LANES):
+                acc[m] += stock[i, s, m]
+        for m in range(LANES):
+            out[i, m] = 0.0 if acc[m] == 0.0 else 1.0 - math.exp(-acc[m])  # 1 − e^−0 = 0 exactly
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _source_threat(sx, stock, source_actor):
     """1 − e^−stock per (actor, source) for the sources that are actors (the only ones read)."""
-    n, S = stock.shape
+    n, S = stock.shape[0], stock.shape[1]
     for s in range(S):
         if source_actor[s] >= 0:
             for i in range(n):
-                x = stock[i, s]
-                sx[i, s] = 0.0 if x == 0.0 else 1.0 - math.exp(-x)
+                for m in range(LANES):
+                    x = stock[i, s, m]
+                    sx[i, s, m] = 0.0 if x == 0.0 else 1.0 - math.exp(-x)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _cohesion(T, pairs):
-    acc = 0.0
-    for q in range(pairs.shape[0]):
-        acc += T[pairs[q, 0], pairs[q, 1]]
-    return acc / pairs.shape[0]
+def _cohesion(out, T, pairs):
+    for m in range(LANES):
+        acc = 0.0
+        for q in range(pairs.shape[0]):
+            acc += T[pairs[q, 0], pairs[q, 1], m]
+        out[m] = acc / pairs.shape[0]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -301,269 +323,324 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
     K = proc_weights.shape[0]
     D = provmult_all.shape[1]
     G = mix.shape[0]
+    NF = P_all.shape[1]
+    NV = V_all.shape[1]
     n_pairs = n * (n - 1) // 2
     o_al, o_cn, o_adv, o_cnt, o_mag, o_el, o_tie, _ = _draw_offsets(A, D, K, n_pairs)
-    for q in numba.prange(rows.shape[0]):
-        r = rows[q]
-        dr = draws[krow[q]]
-        P = P_all[r]
-        Vr = V_all[r]
+    n_rows = rows.shape[0]
+    for grp in numba.prange((n_rows + LANES - 1) // LANES):
+        # ---- the group's rows, one per lane (a short last group repeats its last row; not written back)
+        rl = np.empty(LANES, dtype=np.int64)
+        kl = np.empty(LANES, dtype=np.int64)
+        for m in range(LANES):
+            q = min(grp * LANES + m, n_rows - 1)
+            rl[m] = rows[q]
+            kl[m] = krow[q]
+        P = np.empty((NF, LANES))
+        for f in range(NF):
+            for m in range(LANES):
+                P[f, m] = P_all[rl[m], f]
+        Vr = np.empty((NV, A, LANES))
+        for v in range(NV):
+            for a in range(A):
+                for m in range(LANES):
+                    Vr[v, a, m] = V_all[rl[m], v, a]
         e2g, s_us0, s_cn0, def0, rel0 = Vr[V.exports_to_gdp], Vr[V.share_us0], Vr[V.share_cn0], \
             Vr[V.defense0], Vr[V.reliability0]
-        cw, lat = Vr[V.country_weight], Vr[V.latitude]
-        rs = r if country_rate.shape[0] > 1 else np.int64(0)
-        rsec = r if sector_rate.shape[0] > 1 else np.int64(0)
-        rdem = r if demand_s.shape[0] > 1 else np.int64(0)
-        rrea = r if ev_reassure.shape[0] > 1 else np.int64(0)
-        rlea = r if ev_leader.shape[0] > 1 else np.int64(0)
-        rind = r if ev_induce.shape[0] > 1 else np.int64(0)
-        rcoe = r if ev_coerce.shape[0] > 1 else np.int64(0)
-        rpr = r if proc_rate.shape[0] > 1 else np.int64(0)
-        rev = r if ev_threat.shape[0] > 1 else np.int64(0)
-        retention = retention_all[r]
-        mag = mag_all[r]
-        provmult = provmult_all[r]
+        cw, lat, ent_v = Vr[V.country_weight], Vr[V.latitude], Vr[V.entrapment]
+        rs = np.zeros(LANES, dtype=np.int64)
+        rsec = np.zeros(LANES, dtype=np.int64)
+        rdem = np.zeros(LANES, dtype=np.int64)
+        rrea = np.zeros(LANES, dtype=np.int64)
+        rlea = np.zeros(LANES, dtype=np.int64)
+        rind = np.zeros(LANES, dtype=np.int64)
+        rcoe = np.zeros(LANES, dtype=np.int64)
+        rpr = np.zeros(LANES, dtype=np.int64)
+        rev = np.zeros(LANES, dtype=np.int64)
+        retention = np.empty(LANES)
+        mag = np.empty((K, LANES))
+        provmult = np.empty((D, LANES))
+        for m in range(LANES):
+            r = rl[m]
+            rs[m] = r if country_rate.shape[0] > 1 else 0
+            rsec[m] = r if sector_rate.shape[0] > 1 else 0
+            rdem[m] = r if demand_s.shape[0] > 1 else 0
+            rrea[m] = r if ev_reassure.shape[0] > 1 else 0
+            rlea[m] = r if ev_leader.shape[0] > 1 else 0
+            rind[m] = r if ev_induce.shape[0] > 1 else 0
+            rcoe[m] = r if ev_coerce.shape[0] > 1 else 0
+            rpr[m] = r if proc_rate.shape[0] > 1 else 0
+            rev[m] = r if ev_threat.shape[0] > 1 else 0
+            retention[m] = retention_all[r]
+            for k in range(K):
+                mag[k, m] = mag_all[r, k]
+            for d in range(D):
+                provmult[d, m] = provmult_all[r, d]
 
         # ---- initial state
-        T = ties0_all[r].copy()
-        stock = stock0_all[r].copy()
-        offset = np.zeros(A)
-        doffset = np.zeros(A)
+        T = np.empty((n, n, LANES))
+        stock = np.empty((n, S, LANES))
+        for m in range(LANES):
+            for i in range(n):
+                for j in range(n):
+                    T[i, j, m] = ties0_all[rl[m], i, j]
+                for s in range(S):
+                    stock[i, s, m] = stock0_all[rl[m], i, s]
+        offset = np.zeros((A, LANES))
+        doffset = np.zeros((A, LANES))
         effort = def0.copy()
-        latent = np.empty(A)
+        latent = np.empty((A, LANES))
         ex_us = s_us0.copy()
         ex_cn = s_cn0.copy()
         orient = Vr[V.orientation0].copy()
-        chip_used = np.zeros(A, dtype=np.bool_)
-        bonus_left = np.zeros(A, dtype=np.int64)
-        ally_last = np.zeros(A, dtype=np.int64)
-        op_us = np.empty(A)
-        op_cn = np.empty(A)
-        anchor_us = np.empty(A)
-        anchor_cn = np.empty(A)
-        tariff = np.empty(A)
-        tariff0 = np.empty(A)
-        pain0 = np.empty(A)
-        gap0 = np.empty(A)
-        latent0 = np.empty(A)
-        demand = np.empty(A)
-        pain = np.empty(A)
-        gap = np.empty(A)
-        thr = np.zeros(n)
-        rel = np.empty(A)
-        public = np.empty(A)
-        stance = np.empty(A)
-        align = np.empty(A)
-        prev_align = np.empty(A)
-        cn_share = np.empty(A)
+        chip_used = np.zeros((A, LANES), dtype=np.bool_)
+        bonus_left = np.zeros((A, LANES), dtype=np.int64)
+        ally_last = np.zeros((A, LANES), dtype=np.int64)
+        op_us = np.empty((A, LANES))
+        op_cn = np.empty((A, LANES))
+        anchor_us = np.empty((A, LANES))
+        anchor_cn = np.empty((A, LANES))
+        tariff = np.empty((A, LANES))
+        tariff0 = np.empty((A, LANES))
+        pain0 = np.empty((A, LANES))
+        gap0 = np.empty((A, LANES))
+        latent0 = np.empty((A, LANES))
+        demand = np.empty((A, LANES))
+        pain = np.empty((A, LANES))
+        gap = np.empty((A, LANES))
+        thr = np.zeros((n, LANES))
+        rel = np.empty((A, LANES))
+        public = np.empty((A, LANES))
+        stance = np.empty((A, LANES))
+        align = np.empty((A, LANES))
+        prev_align = np.empty((A, LANES))
+        cn_share = np.empty((A, LANES))
         for a in range(A):
-            op_us[a] = 2.0 * Vr[V.fav_us0, a] - 1.0
-            op_cn[a] = 2.0 * Vr[V.fav_cn0, a] - 1.0
-            anchor_us[a] = op_us[a]
-            anchor_cn[a] = op_cn[a]
-            latent0[a] = math.log(rel0[a] / (1.0 - rel0[a]))
-            latent[a] = latent0[a]
-            country0 = _clip(country_rate[rs, 0, a], 0.0, 2.0)
-            tariff0[a] = cw[a] * country0 + sector_rate[rsec, 0, a]
-            tariff[a] = tariff0[a]
-            pain0[a] = 100.0 * e2g[a] * s_us0[a] * tariff0[a]
-            gap0[a] = max(demand_s[rdem, 0, a] - def0[a], 0.0)
-            demand[a] = demand_s[rdem, 0, a]
-            rel[a] = 1.0 / (1.0 + math.exp(-latent[a]))
-            pain[a] = 100.0 * e2g[a] * ex_us[a] * tariff[a]
-            gap[a] = max(demand[a] - effort[a], 0.0)
-            public[a] = 0.5 * (op_us[a] - op_cn[a])
-            stance[a] = _clip(orient[a], public[a] - lat[a], public[a] + lat[a])
-            align[a] = 0.5 * (T[ai[a], pat] - T[ai[a], ch])
-            prev_align[a] = align[a]
-            cn_share[a] = ex_cn[a] / (ex_us[a] + ex_cn[a] + (1.0 - s_us0[a] - s_cn0[a]))
-        _threat_total(thr, stock, ai)
-        sx = np.zeros((n, S))
+            for m in range(LANES):
+                op_us[a, m] = 2.0 * Vr[V.fav_us0, a, m] - 1.0
+                op_cn[a, m] = 2.0 * Vr[V.fav_cn0, a, m] - 1.0
+                anchor_us[a, m] = op_us[a, m]
+                anchor_cn[a, m] = op_cn[a, m]
+                latent0[a, m] = math.log(rel0[a, m] / (1.0 - rel0[a, m]))
+                latent[a, m] = latent0[a, m]
+                country0 = _clip(country_rate[rs[m], 0, a], 0.0, 2.0)
+                tariff0[a, m] = cw[a, m] * country0 + sector_rate[rsec[m], 0, a]
+                tariff[a, m] = tariff0[a, m]
+                pain0[a, m] = 100.0 * e2g[a, m] * s_us0[a, m] * tariff0[a, m]
+                gap0[a, m] = max(demand_s[rdem[m], 0, a] - def0[a, m], 0.0)
+                demand[a, m] = demand_s[rdem[m], 0, a]
+                rel[a, m] = 1.0 / (1.0 + math.exp(-latent[a, m]))
+                pain[a, m] = 100.0 * e2g[a, m] * ex_us[a, m] * tariff[a, m]
+                gap[a, m] = max(demand[a, m] - effort[a, m], 0.0)
+                public[a, m] = 0.5 * (op_us[a, m] - op_cn[a, m])
+                stance[a, m] = _clip(orient[a, m], public[a, m] - lat[a, m], public[a, m] + lat[a, m])
+                align[a, m] = 0.5 * (T[ai[a], pat, m] - T[ai[a], ch, m])
+                prev_align[a, m] = align[a, m]
+                cn_share[a, m] = ex_cn[a, m] / (ex_us[a, m] + ex_cn[a, m] + (1.0 - s_us0[a, m] - s_cn0[a, m]))
+        acc = np.empty(LANES)
+        neg_pc = np.empty(LANES)
+        _threat_total(thr, stock, ai, acc)
+        sx = np.zeros((n, S, LANES))
         _source_threat(sx, stock, source_actor)
         ch_is_actor = source_actor[src_ch] >= 0
-        coh = _cohesion(T, alliance_pairs)
-        drv = np.empty((n, n))
-        Cs = np.empty((n, n))
-        B = np.empty((n, n))
-        _drivers(drv, Cs, T, thr, sx, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai, pat, ch,
-                 source_actor)
-        _balance(B, T)
-        intercept = np.empty((n, n))
+        coh = np.empty(LANES)
+        _cohesion(coh, T, alliance_pairs)
+        drv = np.empty((n, n, LANES))
+        Cs = np.empty((n, n, LANES))
+        B = np.empty((n, n, LANES))
+        _drivers(drv, Cs, T, thr, sx, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch, source_actor,
+                 neg_pc)
+        _balance(B, T, acc)
+        intercept = np.empty((n, n, LANES))
         for i in range(n):
             for j in range(n):
-                intercept[i, j] = (math.atanh(_clip(T[i, j], -TIE_LIMIT, TIE_LIMIT))
-                                   - P[F.balance_weight] * B[i, j] - drv[i, j])
-            intercept[i, i] = 0.0
+                for m in range(LANES):
+                    intercept[i, j, m] = (math.atanh(_clip(T[i, j, m], -TIE_LIMIT, TIE_LIMIT))
+                                          - P[F.balance_weight, m] * B[i, j, m] - drv[i, j, m])
+            for m in range(LANES):
+                intercept[i, i, m] = 0.0
 
-        crossed = np.zeros(A, dtype=np.bool_)
-        thch_old = np.empty(A)
+        crossed = np.zeros((A, LANES), dtype=np.bool_)
+        thch_old = np.empty((A, LANES))
         for a in range(A):
-            thch_old[a] = 1.0 - math.exp(-stock[ai[a], src_ch])
-        last_rate = np.full(K, np.nan)
-        pois_tab = np.empty((K, pois_len + 1))
-        pois_state = np.zeros((K, 2), dtype=np.int64)
-        last_ratio = np.full(A, np.nan)
-        last_pow = np.empty(A)
-        old_tariff = np.empty(A)
-        min_coh = np.inf
-        us = np.zeros(A, dtype=np.int64)
-        al = np.zeros(A, dtype=np.int64)
-        cn = np.zeros(A, dtype=np.int64)
-        adv = np.zeros(D, dtype=np.int64)
+            for m in range(LANES):
+                thch_old[a, m] = 1.0 - math.exp(-stock[ai[a], src_ch, m])
+        last_rate = np.full((K, LANES), np.nan)
+        pois_tab = np.empty((K, pois_len + 1, LANES))
+        pois_state = np.zeros((K, 2, LANES), dtype=np.int64)
+        last_ratio = np.full((A, LANES), np.nan)
+        last_pow = np.empty((A, LANES))
+        old_tariff = np.empty((A, LANES))
+        min_coh = np.full(LANES, np.inf)
+        us = np.zeros((A, LANES), dtype=np.int64)
+        al = np.zeros((A, LANES), dtype=np.int64)
+        cn = np.zeros((A, LANES), dtype=np.int64)
+        adv = np.zeros((D, LANES), dtype=np.int64)
         util = np.empty(5)
         cdf = np.empty(5)
-        rates = np.empty(K)
-        add = np.empty((n, S))
-        new_stock = np.empty((n, S))
-        new_thr = np.zeros(n)
-        J = np.zeros((n, n))
-        noise = np.zeros((n, n))
-        new_T = np.empty((n, n))
+        add = np.empty((n, S, LANES))
+        new_stock = np.empty((n, S, LANES))
+        new_thr = np.zeros((n, LANES))
+        J = np.zeros((n, n, LANES))
+        noise = np.zeros((n, n, LANES))
+        new_T = np.empty((n, n, LANES))
         shock_us = np.empty(G)
         shock_cn = np.empty(G)
+        sd = np.empty(LANES)
+        any_sd = False
+        for m in range(LANES):
+            sd[m] = P[F.tie_noise_sd, m]
+            any_sd = any_sd or sd[m] > 0
 
         for t in range(months):
             # ---- decisions from the state at t
-            du = dr[t]
             if patron_behavioural:
                 for a in range(A):
-                    country = _clip(country_rate[rs, t, a] + offset[a], 0.0, 2.0)
-                    conceded = 1.0 if (ally_last[a] == 1 or ally_last[a] == 4) else 0.0
-                    retaliated = 1.0 if ally_last[a] == 3 else 0.0
-                    util[0] = 0.0
-                    util[1] = (P[F.escalate_base_utility] + P[F.escalate_gap_weight] * gap[a]
-                               + P[F.escalate_retaliation_weight] * retaliated)
-                    if offset[a] >= P[F.max_tariff_offset] - 1e-12:
-                        util[1] = NEG
-                    util[2] = (P[F.relief_base_utility] + P[F.relief_concession_weight] * conceded
-                               + Vr[V.chip_bonus, a] * (1.0 if bonus_left[a] > 0 else 0.0))
-                    if country <= 1e-12:
-                        util[2] = NEG
-                    util[3] = P[F.raise_demand_base_utility] + P[F.raise_demand_concession_weight] * conceded
-                    us[a] = _choice(util, cdf, 4, du[a])
-            else:
-                for a in range(A):
-                    us[a] = 0
+                    for m in range(LANES):
+                        country = _clip(country_rate[rs[m], t, a] + offset[a, m], 0.0, 2.0)
+                        conceded = 1.0 if (ally_last[a, m] == 1 or ally_last[a, m] == 4) else 0.0
+                        retaliated = 1.0 if ally_last[a, m] == 3 else 0.0
+                        util[0] = 0.0
+                        util[1] = (P[F.escalate_base_utility, m] + P[F.escalate_gap_weight, m] * gap[a, m]
+                                   + P[F.escalate_retaliation_weight, m] * retaliated)
+                        if offset[a, m] >= P[F.max_tariff_offset, m] - 1e-12:
+                            util[1] = NEG
+                        util[2] = (P[F.relief_base_utility, m] + P[F.relief_concession_weight, m] * conceded
+                                   + Vr[V.chip_bonus, a, m] * (1.0 if bonus_left[a, m] > 0 else 0.0))
+                        if country <= 1e-12:
+                            util[2] = NEG
+                        util[3] = (P[F.raise_demand_base_utility, m]
+                                   + P[F.raise_demand_concession_weight, m] * conceded)
+                        us[a, m] = _choice(util, cdf, 4, draws[kl[m], t, a])
             for a in range(A):
-                pain_rise = max(pain[a] - pain0[a], 0.0)
-                chip_ok = chip[a] and not chip_used[a] and t >= chip_from[a]
-                th = thr[ai[a]]
-                util[0] = 0.0
-                util[1] = (P[F.concede_base_utility] + P[F.concede_protection_weight] * th * rel[a]
-                           + P[F.concede_pain_weight] * pain_rise + P[F.concede_stance_weight] * stance[a])
-                util[2] = (P[F.hedge_base_utility] + P[F.hedge_unreliability_weight] * (1.0 - rel[a])
-                           - P[F.hedge_stance_weight] * stance[a] + P[F.hedge_pain_weight] * pain_rise)
-                util[3] = (P[F.retaliate_base_utility] + P[F.retaliate_pain_weight] * pain_rise
-                           - P[F.retaliate_threat_weight] * th)
-                util[4] = Vr[V.chip_base, a] + Vr[V.chip_pain, a] * pain_rise if chip_ok else NEG
-                al[a] = _choice(util, cdf, 5, du[o_al + a])
+                chip_ok0 = chip[a] and t >= chip_from[a]
+                for m in range(LANES):
+                    pain_rise = max(pain[a, m] - pain0[a, m], 0.0)
+                    chip_ok = chip_ok0 and not chip_used[a, m]
+                    th = thr[ai[a], m]
+                    util[0] = 0.0
+                    util[1] = (P[F.concede_base_utility, m] + P[F.concede_protection_weight, m] * th * rel[a, m]
+                               + P[F.concede_pain_weight, m] * pain_rise + P[F.concede_stance_weight, m] * stance[a, m])
+                    util[2] = (P[F.hedge_base_utility, m] + P[F.hedge_unreliability_weight, m] * (1.0 - rel[a, m])
+                               - P[F.hedge_stance_weight, m] * stance[a, m] + P[F.hedge_pain_weight, m] * pain_rise)
+                    util[3] = (P[F.retaliate_base_utility, m] + P[F.retaliate_pain_weight, m] * pain_rise
+                               - P[F.retaliate_threat_weight, m] * th)
+                    util[4] = Vr[V.chip_base, a, m] + Vr[V.chip_pain, a, m] * pain_rise if chip_ok else NEG
+                    al[a, m] = _choice(util, cdf, 5, draws[kl[m], t, o_al + a])
             if challenger_behavioural:
                 for a in range(A):
-                    drift = align[a] - prev_align[a]
-                    util[0] = 0.0
-                    util[1] = (P[F.induce_base_utility] + P[F.induce_drift_weight] * max(-drift, 0.0)
-                               + P[F.induce_hedge_weight] * (1.0 if ally_last[a] == 2 else 0.0))
-                    util[2] = (P[F.coerce_base_utility] + P[F.coerce_drift_weight] * max(drift, 0.0)
-                               + P[F.coerce_alignment_weight] * max(align[a] - 0.5, 0.0))
-                    cn[a] = _choice(util, cdf, 3, du[o_cn + a])
+                    for m in range(LANES):
+                        drift = align[a, m] - prev_align[a, m]
+                        util[0] = 0.0
+                        util[1] = (P[F.induce_base_utility, m] + P[F.induce_drift_weight, m] * max(-drift, 0.0)
+                                   + P[F.induce_hedge_weight, m] * (1.0 if ally_last[a, m] == 2 else 0.0))
+                        util[2] = (P[F.coerce_base_utility, m] + P[F.coerce_drift_weight, m] * max(drift, 0.0)
+                                   + P[F.coerce_alignment_weight, m] * max(align[a, m] - 0.5, 0.0))
+                        cn[a, m] = _choice(util, cdf, 3, draws[kl[m], t, o_cn + a])
             else:
                 for a in range(A):
-                    cn[a] = 0
+                    for m in range(LANES):
+                        cn[a, m] = 0
             for a in range(A):
-                if ev_induce[rind, t, a] != 0.0:
-                    cn[a] = 1
-                if ev_coerce[rcoe, t, a] != 0.0:
-                    cn[a] = 2
-            if D:
-                for d in range(D):
+                for m in range(LANES):
+                    if ev_induce[rind[m], t, a] != 0.0:
+                        cn[a, m] = 1
+                    if ev_coerce[rcoe[m], t, a] != 0.0:
+                        cn[a, m] = 2
+            for d in range(D):
+                for m in range(LANES):
                     util[0] = 0.0
-                    util[1] = P[F.provoke_base_utility] + P[F.provoke_cohesion_weight] * (1.0 - coh)
-                    adv[d] = _choice(util, cdf, 2, du[o_adv + d])
+                    util[1] = P[F.provoke_base_utility, m] + P[F.provoke_cohesion_weight, m] * (1.0 - coh[m])
+                    adv[d, m] = _choice(util, cdf, 2, draws[kl[m], t, o_adv + d])
 
             # ---- transition
             for a in range(A):
-                step = (1.0 if us[a] == 1 else 0.0) - (1.0 if us[a] == 2 else 0.0)
-                o = offset[a] + P[F.tariff_step] * step
-                o = min(o, P[F.max_tariff_offset])
-                o = max(o, -country_rate[rs, t, a])
-                offset[a] = o
-                doffset[a] = doffset[a] + P[F.demand_step] * (1.0 if us[a] == 3 else 0.0)
+                for m in range(LANES):
+                    step = (1.0 if us[a, m] == 1 else 0.0) - (1.0 if us[a, m] == 2 else 0.0)
+                    o = offset[a, m] + P[F.tariff_step, m] * step
+                    o = min(o, P[F.max_tariff_offset, m])
+                    o = max(o, -country_rate[rs[m], t, a])
+                    offset[a, m] = o
+                    doffset[a, m] = doffset[a, m] + P[F.demand_step, m] * (1.0 if us[a, m] == 3 else 0.0)
+                    old_tariff[a, m] = tariff[a, m]
             for a in range(A):
-                old_tariff[a] = tariff[a]
-            for a in range(A):
-                country = _clip(country_rate[rs, t, a] + offset[a], 0.0, 2.0)
-                tariff[a] = cw[a] * country + sector_rate[rsec, t, a]
-                demand[a] = demand_s[rdem, t, a] + doffset[a]
-                conceded = al[a] == 1
-                chipped = al[a] == 4
-                effort[a] = (effort[a] + P[F.concede_effort_step] * (1.0 if conceded else 0.0)
-                             + Vr[V.chip_effort, a] * (1.0 if chipped else 0.0))
-                chip_used[a] = chip_used[a] or chipped
-                if chipped:
-                    bonus_left[a] = np.int64(Vr[V.chip_months, a])
-                else:
-                    bonus_left[a] = max(bonus_left[a] - 1, 0)
-                # Trade.
-                ratio = (1.0 + tariff[a]) / (1.0 + tariff0[a])
-                if ratio != last_ratio[a]:  # the tariff moves rarely: pow only when it does
-                    last_ratio[a] = ratio
-                    last_pow[a] = ratio ** (-P[F.trade_elasticity])
-                target_us = s_us0[a] * last_pow[a]
-                new_us = ex_us[a] + P[F.trade_adjustment_rate] * (target_us - ex_us[a])
-                target_cn = s_cn0[a] + P[F.diversion_to_china] * (s_us0[a] - new_us)
-                new_cn = max(ex_cn[a] + P[F.trade_adjustment_rate] * (target_cn - ex_cn[a]), 0.0)
-                ex_us[a] = new_us
-                induced = 1.0 if cn[a] == 1 else 0.0
-                coerced = 1.0 if cn[a] == 2 else 0.0
-                ex_cn[a] = max(new_cn + s_cn0[a] * (P[F.inducement_market_access] * induced
-                                                    - P[F.coercion_export_loss] * coerced), 0.0)
+                for m in range(LANES):
+                    country = _clip(country_rate[rs[m], t, a] + offset[a, m], 0.0, 2.0)
+                    tariff[a, m] = cw[a, m] * country + sector_rate[rsec[m], t, a]
+                    demand[a, m] = demand_s[rdem[m], t, a] + doffset[a, m]
+                    conceded = al[a, m] == 1
+                    chipped = al[a, m] == 4
+                    effort[a, m] = (effort[a, m] + P[F.concede_effort_step, m] * (1.0 if conceded else 0.0)
+                                    + Vr[V.chip_effort, a, m] * (1.0 if chipped else 0.0))
+                    chip_used[a, m] = chip_used[a, m] or chipped
+                    if chipped:
+                        bonus_left[a, m] = np.int64(Vr[V.chip_months, a, m])
+                    else:
+                        bonus_left[a, m] = max(bonus_left[a, m] - 1, 0)
+                    # Trade.
+                    ratio = (1.0 + tariff[a, m]) / (1.0 + tariff0[a, m])
+                    if ratio != last_ratio[a, m]:  # the tariff moves rarely: pow only when it does
+                        last_ratio[a, m] = ratio
+                        last_pow[a, m] = ratio ** (-P[F.trade_elasticity, m])
+                    target_us = s_us0[a, m] * last_pow[a, m]
+                    new_us = ex_us[a, m] + P[F.trade_adjustment_rate, m] * (target_us - ex_us[a, m])
+                    target_cn = s_cn0[a, m] + P[F.diversion_to_china, m] * (s_us0[a, m] - new_us)
+                    new_cn = max(ex_cn[a, m] + P[F.trade_adjustment_rate, m] * (target_cn - ex_cn[a, m]), 0.0)
+                    ex_us[a, m] = new_us
+                    induced = 1.0 if cn[a, m] == 1 else 0.0
+                    coerced = 1.0 if cn[a, m] == 2 else 0.0
+                    ex_cn[a, m] = max(new_cn + s_cn0[a, m] * (P[F.inducement_market_access, m] * induced
+                                                              - P[F.coercion_export_loss, m] * coerced), 0.0)
 
             # Threat.
             for i in range(n):
                 for s in range(S):
-                    add[i, s] = 0.0
-            if K:
-                for k in range(K):
-                    rate = proc_rate[rpr, t, k]
-                    if proc_adversary[k] >= 0 and adv[proc_adversary[k]] == 1:
-                        rate = rate * provmult[proc_adversary[k]]
-                    rates[k] = rate
-                for k in range(K):
-                    if rates[k] != last_rate[k]:  # rates change rarely: e^-rate and the CDF only when they do
-                        last_rate[k] = rates[k]
-                        p0 = math.exp(-rates[k])
-                        pois_tab[k, 0] = p0
-                        pois_tab[k, pois_tab.shape[1] - 1] = p0
-                        pois_state[k, 0] = 1
-                        pois_state[k, 1] = max(30, int(math.ceil(rates[k] + 12.0 * math.sqrt(rates[k]) + 20.0)))
-                    cnt = _poisson_cached(du[o_cnt + k], rates[k], pois_tab, pois_state, k)
-                    if cnt == 0 and math.isfinite(mag[k]):
+                    for m in range(LANES):
+                        add[i, s, m] = 0.0
+            for k in range(K):
+                s = proc_source[k]
+                for m in range(LANES):
+                    rate = proc_rate[rpr[m], t, k]
+                    if proc_adversary[k] >= 0 and adv[proc_adversary[k], m] == 1:
+                        rate = rate * provmult[proc_adversary[k], m]
+                    if rate != last_rate[k, m]:  # rates change rarely: e^-rate and the CDF only when they do
+                        last_rate[k, m] = rate
+                        p0 = math.exp(-rate)
+                        pois_tab[k, 0, m] = p0
+                        pois_tab[k, pois_tab.shape[1] - 1, m] = p0
+                        pois_state[k, 0, m] = 1
+                        pois_state[k, 1, m] = max(30, int(math.ceil(rate + 12.0 * math.sqrt(rate) + 20.0)))
+                    cnt = _poisson_cached(draws[kl[m], t, o_cnt + k], rate, pois_tab, pois_state, k, m)
+                    if cnt == 0 and math.isfinite(mag[k, m]):
                         sev = 0.0  # exactly 0 · m · (−log u)
                     else:
-                        sev = cnt * mag[k] * du[o_mag + k]
-                    s = proc_source[k]
+                        sev = cnt * mag[k, m] * draws[kl[m], t, o_mag + k]
                     for i in range(n):
-                        add[i, s] += sev * proc_weights[k, i]
+                        add[i, s, m] += sev * proc_weights[k, i]
             for i in range(n):
                 for s in range(S):
-                    add[i, s] = add[i, s] + ev_threat[rev, t, i, s]
+                    for m in range(LANES):
+                        add[i, s, m] = add[i, s, m] + ev_threat[rev[m], t, i, s]
             for a in range(A):
-                add[ai[a], src_ch] += P[F.coercion_threat] * (1.0 if cn[a] == 2 else 0.0)
+                for m in range(LANES):
+                    add[ai[a], src_ch, m] += P[F.coercion_threat, m] * (1.0 if cn[a, m] == 2 else 0.0)
             for i in range(n):
                 for s in range(S):
-                    new_stock[i, s] = max(retention * stock[i, s] + add[i, s], 0.0)
-            _threat_total(new_thr, new_stock, ai)
+                    for m in range(LANES):
+                        new_stock[i, s, m] = max(retention[m] * stock[i, s, m] + add[i, s, m], 0.0)
+            _threat_total(new_thr, new_stock, ai, acc)
             _source_threat(sx, new_stock, source_actor)
 
             # Burden and reliability.
             for a in range(A):
-                pain[a] = 100.0 * e2g[a] * ex_us[a] * tariff[a]
-                gap[a] = max(demand[a] - effort[a], 0.0)
-                target = (latent0[a] - P[F.reliability_tariff_sensitivity] * (pain[a] - pain0[a])
-                          - P[F.reliability_demand_sensitivity] * (gap[a] - gap0[a]))
-                latent[a] = (latent[a] + P[F.reliability_adjustment_rate] * (target - latent[a])
-                             + ev_reassure[rrea, t, a])
-                rel[a] = 1.0 / (1.0 + math.exp(-latent[a]))
+                for m in range(LANES):
+                    pain[a, m] = 100.0 * e2g[a, m] * ex_us[a, m] * tariff[a, m]
+                    gap[a, m] = max(demand[a, m] - effort[a, m], 0.0)
+                    target = (latent0[a, m] - P[F.reliability_tariff_sensitivity, m] * (pain[a, m] - pain0[a, m])
+                              - P[F.reliability_demand_sensitivity, m] * (gap[a, m] - gap0[a, m]))
+                    latent[a, m] = (latent[a, m] + P[F.reliability_adjustment_rate, m] * (target - latent[a, m])
+                                    + ev_reassure[rrea[m], t, a])
+                    rel[a, m] = 1.0 / (1.0 + math.exp(-latent[a, m]))
 
             # Citizens (aggregate opinion).
             any_election = False
@@ -572,99 +649,115 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                     any_election = True
             for a in range(A):
                 i = ai[a]
-                d_tariff = tariff[a] - old_tariff[a]
-                d_threat = new_thr[i] - thr[i]
-                th_ch = sx[i, src_ch] if ch_is_actor else 1.0 - math.exp(-new_stock[i, src_ch])
-                d_threat_ch = th_ch - thch_old[a]
-                thch_old[a] = th_ch
-                coerced = 1.0 if cn[a] == 2 else 0.0
-                induced = 1.0 if cn[a] == 1 else 0.0
-                for g in range(G):
-                    shock_us[g] = (-P[F.tariff_nationalism] * d_tariff * g_tariff[g]
-                                   + P[F.threat_rally] * d_threat * g_threat[g])
-                    shock_cn[g] = (-P[F.coercion_backlash] * coerced * g_backlash[g]
-                                   + P[F.inducement_appeal] * induced * g_appeal[g]
-                                   - P[F.threat_rally] * d_threat_ch * g_threat[g])
-                dot_us = 0.0
-                dot_cn = 0.0
-                for g in range(G):
-                    dot_us += shock_us[g] * mix[g]
-                    dot_cn += shock_cn[g] * mix[g]
-                op_us[a] = _clip(op_us[a] + P[F.stubbornness] * (anchor_us[a] - op_us[a]) + dot_us, -1.0, 1.0)
-                op_cn[a] = _clip(op_cn[a] + P[F.stubbornness] * (anchor_cn[a] - op_cn[a]) + dot_cn, -1.0, 1.0)
-                public[a] = 0.5 * (op_us[a] - op_cn[a])
-                # Leaders.
-                lead = ev_leader[rlea, t, a]
-                o = orient[a] if math.isnan(lead) else lead
-                if any_election and election[t, a]:
-                    p_hawk = 1.0 / (1.0 + math.exp(-P[F.election_public_weight] * public[a]))
-                    o = Vr[V.hawk, a] if du[o_el + a] < p_hawk else Vr[V.conciliatory, a]
-                orient[a] = o
-                stance[a] = _clip(o, public[a] - lat[a], public[a] + lat[a])
-                cn_share[a] = ex_cn[a] / (ex_us[a] + ex_cn[a] + (1.0 - s_us0[a] - s_cn0[a]))
+                for m in range(LANES):
+                    d_tariff = tariff[a, m] - old_tariff[a, m]
+                    d_threat = new_thr[i, m] - thr[i, m]
+                    th_ch = sx[i, src_ch, m] if ch_is_actor else 1.0 - math.exp(-new_stock[i, src_ch, m])
+                    d_threat_ch = th_ch - thch_old[a, m]
+                    thch_old[a, m] = th_ch
+                    coerced = 1.0 if cn[a, m] == 2 else 0.0
+                    induced = 1.0 if cn[a, m] == 1 else 0.0
+                    for g in range(G):
+                        shock_us[g] = (-P[F.tariff_nationalism, m] * d_tariff * g_tariff[g]
+                                       + P[F.threat_rally, m] * d_threat * g_threat[g])
+                        shock_cn[g] = (-P[F.coercion_backlash, m] * coerced * g_backlash[g]
+                                       + P[F.inducement_appeal, m] * induced * g_appeal[g]
+                                       - P[F.threat_rally, m] * d_threat_ch * g_threat[g])
+                    dot_us = 0.0
+                    dot_cn = 0.0
+                    for g in range(G):
+                        dot_us += shock_us[g] * mix[g]
+                        dot_cn += shock_cn[g] * mix[g]
+                    op_us[a, m] = _clip(op_us[a, m] + P[F.stubbornness, m] * (anchor_us[a, m] - op_us[a, m])
+                                        + dot_us, -1.0, 1.0)
+                    op_cn[a, m] = _clip(op_cn[a, m] + P[F.stubbornness, m] * (anchor_cn[a, m] - op_cn[a, m])
+                                        + dot_cn, -1.0, 1.0)
+                    public[a, m] = 0.5 * (op_us[a, m] - op_cn[a, m])
+                    # Leaders.
+                    lead = ev_leader[rlea[m], t, a]
+                    o = orient[a, m] if math.isnan(lead) else lead
+                    if any_election and election[t, a]:
+                        p_hawk = 1.0 / (1.0 + math.exp(-P[F.election_public_weight, m] * public[a, m]))
+                        o = Vr[V.hawk, a, m] if draws[kl[m], t, o_el + a] < p_hawk else Vr[V.conciliatory, a, m]
+                    orient[a, m] = o
+                    stance[a, m] = _clip(o, public[a, m] - lat[a, m], public[a, m] + lat[a, m])
+                    cn_share[a, m] = ex_cn[a, m] / (ex_us[a, m] + ex_cn[a, m] + (1.0 - s_us0[a, m] - s_cn0[a, m]))
 
             # Ties.
-            _drivers(drv, Cs, T, new_thr, sx, rel, pain, gap, stance, cn_share, Vr[V.entrapment], P, ai,
-                     pat, ch, source_actor)
-            _balance(B, T)
+            _drivers(drv, Cs, T, new_thr, sx, rel, pain, gap, stance, cn_share, ent_v, P, ai, pat, ch,
+                     source_actor, neg_pc)
+            _balance(B, T, acc)
             for i in range(n):
                 for j in range(n):
-                    J[i, j] = 0.0
+                    for m in range(LANES):
+                        J[i, j, m] = 0.0
             for a in range(A):
                 i = ai[a]
-                conc = 1.0 if al[a] == 1 else 0.0
-                hedg = 1.0 if al[a] == 2 else 0.0
-                reta = 1.0 if al[a] == 3 else 0.0
-                chpd = 1.0 if al[a] == 4 else 0.0
-                induced = 1.0 if cn[a] == 1 else 0.0
-                coerced = 1.0 if cn[a] == 2 else 0.0
-                push = P[F.coercion_intimidation] * (thr[i] - P[F.coercion_backfire_threat_level])
-                J[i, pat] += (P[F.concede_tie_impulse] * conc + P[F.hedge_tie_impulse_us] * hedg
-                              + P[F.retaliate_tie_impulse] * reta + Vr[V.chip_tie, a] * chpd + coerced * push)
-                J[i, ch] += (P[F.hedge_tie_impulse_china] * hedg + P[F.inducement_tie_impulse] * induced
-                             + P[F.coercion_tie_impulse] * coerced)
-            sd = P[F.tie_noise_sd]
-            if sd > 0 and n_pairs:
+                for m in range(LANES):
+                    conc = 1.0 if al[a, m] == 1 else 0.0
+                    hedg = 1.0 if al[a, m] == 2 else 0.0
+                    reta = 1.0 if al[a, m] == 3 else 0.0
+                    chpd = 1.0 if al[a, m] == 4 else 0.0
+                    induced = 1.0 if cn[a, m] == 1 else 0.0
+                    coerced = 1.0 if cn[a, m] == 2 else 0.0
+                    push = P[F.coercion_intimidation, m] * (thr[i, m] - P[F.coercion_backfire_threat_level, m])
+                    J[i, pat, m] += (P[F.concede_tie_impulse, m] * conc + P[F.hedge_tie_impulse_us, m] * hedg
+                                     + P[F.retaliate_tie_impulse, m] * reta + Vr[V.chip_tie, a, m] * chpd
+                                     + coerced * push)
+                    J[i, ch, m] += (P[F.hedge_tie_impulse_china, m] * hedg + P[F.inducement_tie_impulse, m] * induced
+                                    + P[F.coercion_tie_impulse, m] * coerced)
+            if any_sd and n_pairs:
                 p = 0
                 for i in range(n):
                     for j in range(i + 1, n):
-                        z = du[o_tie + p]
-                        noise[i, j] = sd * z
-                        noise[j, i] = sd * z
+                        for m in range(LANES):
+                            if sd[m] > 0:
+                                z = draws[kl[m], t, o_tie + p]
+                                noise[i, j, m] = sd[m] * z
+                                noise[j, i, m] = sd[m] * z
                         p += 1
-            rate_t = P[F.tie_adjustment_rate]
             for i in range(n):  # every term is symmetric in (i, j): compute each pair once
-                new_T[i, i] = 0.0
+                for m in range(LANES):
+                    new_T[i, i, m] = 0.0
                 for j in range(i + 1, n):
-                    tgt = math.tanh(intercept[i, j] + P[F.balance_weight] * B[i, j] + drv[i, j])
-                    x = T[i, j] + rate_t * (tgt - T[i, j]) + (J[i, j] + J[j, i]) + noise[i, j]
-                    new_T[i, j] = _clip(x, -TIE_LIMIT, TIE_LIMIT)
-                    new_T[j, i] = new_T[i, j]
+                    for m in range(LANES):
+                        tgt = math.tanh(intercept[i, j, m] + P[F.balance_weight, m] * B[i, j, m] + drv[i, j, m])
+                        x = (T[i, j, m] + P[F.tie_adjustment_rate, m] * (tgt - T[i, j, m])
+                             + (J[i, j, m] + J[j, i, m]) + noise[i, j, m])
+                        new_T[i, j, m] = _clip(x, -TIE_LIMIT, TIE_LIMIT)
+                        new_T[j, i, m] = new_T[i, j, m]
             # Explicit copies: slice assignment costs an overlap check and a generic strided loop.
             for i in range(n):
-                thr[i] = new_thr[i]
+                for m in range(LANES):
+                    thr[i, m] = new_thr[i, m]
                 for j in range(n):
-                    T[i, j] = new_T[i, j]
+                    for m in range(LANES):
+                        T[i, j, m] = new_T[i, j, m]
                 for s in range(S):
-                    stock[i, s] = new_stock[i, s]
+                    for m in range(LANES):
+                        stock[i, s, m] = new_stock[i, s, m]
             for a in range(A):
-                prev_align[a] = align[a]
-                align[a] = 0.5 * (T[ai[a], pat] - T[ai[a], ch])
-                if align[a] < 0:
-                    crossed[a] = True
-            coh = _cohesion(T, alliance_pairs)
-            min_coh = min(min_coh, coh)
-            for a in range(A):
-                ally_last[a] = al[a]
+                for m in range(LANES):
+                    prev_align[a, m] = align[a, m]
+                    align[a, m] = 0.5 * (T[ai[a], pat, m] - T[ai[a], ch, m])
+                    if align[a, m] < 0:
+                        crossed[a, m] = True
+                    ally_last[a, m] = al[a, m]
+            _cohesion(coh, T, alliance_pairs)
+            for m in range(LANES):
+                min_coh[m] = min(min_coh[m], coh[m])
 
-        for a in range(A):
-            out_align[r, a] = align[a]
-            out_crossed[r, a] = crossed[a]
-            out_tariff[r, a] = tariff[a]
-            out_threat[r, a] = thr[ai[a]]
-            out_rel[r, a] = rel[a]
-        out_coh[r] = coh
-        out_min_coh[r] = min_coh
+        for m in range(LANES):
+            if grp * LANES + m < n_rows:
+                r = rl[m]
+                for a in range(A):
+                    out_align[r, a] = align[a, m]
+                    out_crossed[r, a] = crossed[a, m]
+                    out_tariff[r, a] = tariff[a, m]
+                    out_threat[r, a] = thr[ai[a], m]
+                    out_rel[r, a] = rel[a, m]
+                out_coh[r] = coh[m]
+                out_min_coh[r] = min_coh[m]
 
 
 def _rows(x, R: int, shape: tuple) -> np.ndarray:
