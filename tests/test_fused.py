@@ -169,3 +169,18 @@ def test_speed_report():
     rm = n_points * R * T
     print(f"\nfused: {rm / fused_s:.3g} replicate-months/s ({fused_s:.2f} s); numpy _run_block: "
           f"{rm / numpy_s:.3g} replicate-months/s ({numpy_s:.2f} s); speed-up {numpy_s / fused_s:.1f}x")
+
+
+def test_draw_table_blocks_do_not_change_results(monkeypatch):
+    """Rows whose replicate keys do not fit one draw table run in blocks of keys: the same numbers."""
+    from alliance_sim.model import fused
+
+    points = batch_points()[:3]
+    c = compile_batch(points, 40, 24)
+    ids = np.tile(np.arange(40), len(points))
+    whole = run_fused(c, ids, SEED, 24)
+    width = 4 * c.n_allies + len(c.adversary_idx) + 2 * len(c.proc_source) + c.n * (c.n - 1) // 2
+    monkeypatch.setattr(fused, "_DRAW_TABLE_BYTES", 7 * 24 * width * 8)  # 7 keys per block: 6 blocks
+    blocked = run_fused(c, ids, SEED, 24)
+    for key in KEYS:
+        assert np.array_equal(whole[key], blocked[key]), key

@@ -7,10 +7,12 @@ briefing.  Step 0 is the scenario's start month; the state after step t is the e
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
+@lru_cache(maxsize=4096)  # pure; a sweep compiles thousands of points with the same handful of months
 def parse_month(text: str) -> tuple[int, int]:
     """Parse "YYYY-MM" into (year, month); raise ValueError with the expected form otherwise."""
     m = _MONTH_RE.match(text.strip()) if isinstance(text, str) else None
@@ -38,4 +40,9 @@ def add_months(start: str, n: int) -> str:
 
 def month_labels(start: str, n: int) -> list[str]:
     """Labels of the ``n`` simulated months, starting at ``start``."""
-    return [add_months(start, i) for i in range(n)]
+    return list(_month_labels(start, n))
+
+
+@lru_cache(maxsize=64)
+def _month_labels(start: str, n: int) -> tuple[str, ...]:
+    return tuple(add_months(start, i) for i in range(n))

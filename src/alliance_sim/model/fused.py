@@ -67,7 +67,7 @@ TIE_LIMIT = 0.999
 _NORMAL_RATE = 500.0
 # Rows advanced together by one kernel iteration ("lanes"): each row's arithmetic is unchanged, but
 # independent rows interleave, which fills the pipeline that one row's dependency chains leave idle.
-LANES = 4
+LANES = 16
 _DRAW_TABLE_BYTES = 32 * 2**20  # largest draw table per kernel call (~1,300 replicates × 120 months)
 
 

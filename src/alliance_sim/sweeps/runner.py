@@ -32,12 +32,12 @@ from alliance_sim.sweeps.design import Sweep, SweepError
 from alliance_sim.sweeps.outputs import check_outputs
 from alliance_sim.sweeps.store import (
     Schema,
+    TaskWriter,
     create_store,
     open_store,
     remove_store,
     run_hash,
     set_attrs,
-    TaskWriter,
     task_bounds,
     write_task,
 )
