@@ -20,7 +20,7 @@ from enum import IntEnum
 import numba
 import numpy as np
 
-from alliance_sim.model import rng
+from alliance_sim.model import fastmath, rng
 from alliance_sim.model.compiled import (
     GROUP_APPEAL_SENSITIVITY,
     GROUP_BACKLASH_SENSITIVITY,
@@ -78,32 +78,28 @@ def _stream_key(key, month, stream):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _exp_shifted(x):
-    """exp(x) for x <= 0, skipping the exact cases exp(0) = 1 and underflow to 0 (unavailable options)."""
-    if x == 0.0:
-        return 1.0
-    if x < -800.0:
-        return 0.0
-    return math.exp(x)
-
-
-@numba.njit(cache=True, error_model="numpy", inline="always")
-def _choice(util, cdf, k, u):
-    """rng.logit_choice for one row: max / exp / running sum / divide / count, in numpy's order."""
-    top = util[0]
+def _choice(U, k, u, out, top, cdf, total):
+    """rng.logit_choice for every lane: ``U`` (options, LANES) utilities, ``u`` (LANES,) uniforms, option
+    chosen into ``out`` (LANES,).  max / exp / running sum / divide / count, in numpy's order; no branches,
+    so the lanes vectorise (an unavailable option's utility NEG gives exp(NEG − top) = 0)."""
+    for m in range(LANES):
+        top[m] = U[0, m]
     for j in range(1, k):
-        top = max(top, util[j])
-    total = _exp_shifted(util[0] - top)
-    cdf[0] = total
+        for m in range(LANES):
+            top[m] = max(top[m], U[j, m])
+    for m in range(LANES):
+        total[m] = fastmath.exp(U[0, m] - top[m])
+        cdf[0, m] = total[m]
     for j in range(1, k):
-        total = total + _exp_shifted(util[j] - top)
-        cdf[j] = total
-    # The count of j with u > cdf[j] / total; correctly rounded division keeps cdf[j] / total
-    # non-decreasing in j, so the count is the first j where it fails (no later j can pass).
+        for m in range(LANES):
+            total[m] = total[m] + fastmath.exp(U[j, m] - top[m])
+            cdf[j, m] = total[m]
+    # Count the j < k − 1 with u > cdf_j / total (the last ratio is exactly 1 > u).
+    for m in range(LANES):
+        out[m] = 0
     for j in range(k - 1):
-        if not u > cdf[j] / total:
-            return j
-    return k - 1
+        for m in range(LANES):
+            out[m] += 1 if u[m] > cdf[j, m] / total[m] else 0
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -234,7 +230,7 @@ def _threat_total(out, stock, ai, acc):
             for m in range(LANES):
                 acc[m] += stock[i, s, m]
         for m in range(LANES):
-            out[i, m] = 0.0 if acc[m] == 0.0 else 1.0 - math.exp(-acc[m])  # 1 − e^−0 = 0 exactly
+            out[i, m] = 0.0 if acc[m] == 0.0 else 1.0 - fastmath.exp(-acc[m])  # 1 − e^−0 = 0 exactly
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -246,7 +242,7 @@ def _source_threat(sx, stock, source_actor):
             for i in range(n):
                 for m in range(LANES):
                     x = stock[i, s, m]
-                    sx[i, s, m] = 0.0 if x == 0.0 else 1.0 - math.exp(-x)
+                    sx[i, s, m] = 0.0 if x == 0.0 else 1.0 - fastmath.exp(-x)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -429,7 +425,7 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                 pain0[a, m] = 100.0 * e2g[a, m] * s_us0[a, m] * tariff0[a, m]
                 gap0[a, m] = max(demand_s[rdem[m], 0, a] - def0[a, m], 0.0)
                 demand[a, m] = demand_s[rdem[m], 0, a]
-                rel[a, m] = 1.0 / (1.0 + math.exp(-latent[a, m]))
+                rel[a, m] = 1.0 / (1.0 + fastmath.exp(-latent[a, m]))
                 pain[a, m] = 100.0 * e2g[a, m] * ex_us[a, m] * tariff[a, m]
                 gap[a, m] = max(demand[a, m] - effort[a, m], 0.0)
                 public[a, m] = 0.5 * (op_us[a, m] - op_cn[a, m])
@@ -464,7 +460,7 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
         thch_old = np.empty((A, LANES))
         for a in range(A):
             for m in range(LANES):
-                thch_old[a, m] = 1.0 - math.exp(-stock[ai[a], src_ch, m])
+                thch_old[a, m] = 1.0 - fastmath.exp(-stock[ai[a], src_ch, m])
         last_rate = np.full((K, LANES), np.nan)
         pois_tab = np.empty((K, pois_len + 1, LANES))
         pois_state = np.zeros((K, 2, LANES), dtype=np.int64)
@@ -476,8 +472,11 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
         al = np.zeros((A, LANES), dtype=np.int64)
         cn = np.zeros((A, LANES), dtype=np.int64)
         adv = np.zeros((D, LANES), dtype=np.int64)
-        util = np.empty(5)
-        cdf = np.empty(5)
+        U = np.empty((5, LANES))  # choice utilities, then the running sums of their exponentials
+        cdf = np.empty((5, LANES))
+        uv = np.empty(LANES)
+        top = np.empty(LANES)
+        total = np.empty(LANES)
         add = np.empty((n, S, LANES))
         new_stock = np.empty((n, S, LANES))
         new_thr = np.zeros((n, LANES))
@@ -500,43 +499,44 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                         country = _clip(country_rate[rs[m], t, a] + offset[a, m], 0.0, 2.0)
                         conceded = 1.0 if (ally_last[a, m] == 1 or ally_last[a, m] == 4) else 0.0
                         retaliated = 1.0 if ally_last[a, m] == 3 else 0.0
-                        util[0] = 0.0
-                        util[1] = (P[F.escalate_base_utility, m] + P[F.escalate_gap_weight, m] * gap[a, m]
-                                   + P[F.escalate_retaliation_weight, m] * retaliated)
-                        if offset[a, m] >= P[F.max_tariff_offset, m] - 1e-12:
-                            util[1] = NEG
-                        util[2] = (P[F.relief_base_utility, m] + P[F.relief_concession_weight, m] * conceded
-                                   + Vr[V.chip_bonus, a, m] * (1.0 if bonus_left[a, m] > 0 else 0.0))
-                        if country <= 1e-12:
-                            util[2] = NEG
-                        util[3] = (P[F.raise_demand_base_utility, m]
+                        U[0, m] = 0.0
+                        u1 = (P[F.escalate_base_utility, m] + P[F.escalate_gap_weight, m] * gap[a, m]
+                              + P[F.escalate_retaliation_weight, m] * retaliated)
+                        U[1, m] = NEG if offset[a, m] >= P[F.max_tariff_offset, m] - 1e-12 else u1
+                        u2 = (P[F.relief_base_utility, m] + P[F.relief_concession_weight, m] * conceded
+                              + Vr[V.chip_bonus, a, m] * (1.0 if bonus_left[a, m] > 0 else 0.0))
+                        U[2, m] = NEG if country <= 1e-12 else u2
+                        U[3, m] = (P[F.raise_demand_base_utility, m]
                                    + P[F.raise_demand_concession_weight, m] * conceded)
-                        us[a, m] = _choice(util, cdf, 4, draws[kl[m], t, a])
+                        uv[m] = draws[kl[m], t, a]
+                    _choice(U, 4, uv, us[a], top, cdf, total)
             for a in range(A):
                 chip_ok0 = chip[a] and t >= chip_from[a]
                 for m in range(LANES):
                     pain_rise = max(pain[a, m] - pain0[a, m], 0.0)
                     chip_ok = chip_ok0 and not chip_used[a, m]
                     th = thr[ai[a], m]
-                    util[0] = 0.0
-                    util[1] = (P[F.concede_base_utility, m] + P[F.concede_protection_weight, m] * th * rel[a, m]
+                    U[0, m] = 0.0
+                    U[1, m] = (P[F.concede_base_utility, m] + P[F.concede_protection_weight, m] * th * rel[a, m]
                                + P[F.concede_pain_weight, m] * pain_rise + P[F.concede_stance_weight, m] * stance[a, m])
-                    util[2] = (P[F.hedge_base_utility, m] + P[F.hedge_unreliability_weight, m] * (1.0 - rel[a, m])
+                    U[2, m] = (P[F.hedge_base_utility, m] + P[F.hedge_unreliability_weight, m] * (1.0 - rel[a, m])
                                - P[F.hedge_stance_weight, m] * stance[a, m] + P[F.hedge_pain_weight, m] * pain_rise)
-                    util[3] = (P[F.retaliate_base_utility, m] + P[F.retaliate_pain_weight, m] * pain_rise
+                    U[3, m] = (P[F.retaliate_base_utility, m] + P[F.retaliate_pain_weight, m] * pain_rise
                                - P[F.retaliate_threat_weight, m] * th)
-                    util[4] = Vr[V.chip_base, a, m] + Vr[V.chip_pain, a, m] * pain_rise if chip_ok else NEG
-                    al[a, m] = _choice(util, cdf, 5, draws[kl[m], t, o_al + a])
+                    U[4, m] = Vr[V.chip_base, a, m] + Vr[V.chip_pain, a, m] * pain_rise if chip_ok else NEG
+                    uv[m] = draws[kl[m], t, o_al + a]
+                _choice(U, 5, uv, al[a], top, cdf, total)
             if challenger_behavioural:
                 for a in range(A):
                     for m in range(LANES):
                         drift = align[a, m] - prev_align[a, m]
-                        util[0] = 0.0
-                        util[1] = (P[F.induce_base_utility, m] + P[F.induce_drift_weight, m] * max(-drift, 0.0)
+                        U[0, m] = 0.0
+                        U[1, m] = (P[F.induce_base_utility, m] + P[F.induce_drift_weight, m] * max(-drift, 0.0)
                                    + P[F.induce_hedge_weight, m] * (1.0 if ally_last[a, m] == 2 else 0.0))
-                        util[2] = (P[F.coerce_base_utility, m] + P[F.coerce_drift_weight, m] * max(drift, 0.0)
+                        U[2, m] = (P[F.coerce_base_utility, m] + P[F.coerce_drift_weight, m] * max(drift, 0.0)
                                    + P[F.coerce_alignment_weight, m] * max(align[a, m] - 0.5, 0.0))
-                        cn[a, m] = _choice(util, cdf, 3, draws[kl[m], t, o_cn + a])
+                        uv[m] = draws[kl[m], t, o_cn + a]
+                    _choice(U, 3, uv, cn[a], top, cdf, total)
             else:
                 for a in range(A):
                     for m in range(LANES):
@@ -549,9 +549,10 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                         cn[a, m] = 2
             for d in range(D):
                 for m in range(LANES):
-                    util[0] = 0.0
-                    util[1] = P[F.provoke_base_utility, m] + P[F.provoke_cohesion_weight, m] * (1.0 - coh[m])
-                    adv[d, m] = _choice(util, cdf, 2, draws[kl[m], t, o_adv + d])
+                    U[0, m] = 0.0
+                    U[1, m] = P[F.provoke_base_utility, m] + P[F.provoke_cohesion_weight, m] * (1.0 - coh[m])
+                    uv[m] = draws[kl[m], t, o_adv + d]
+                _choice(U, 2, uv, adv[d], top, cdf, total)
 
             # ---- transition
             for a in range(A):
@@ -605,7 +606,7 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                         rate = rate * provmult[proc_adversary[k], m]
                     if rate != last_rate[k, m]:  # rates change rarely: e^-rate and the CDF only when they do
                         last_rate[k, m] = rate
-                        p0 = math.exp(-rate)
+                        p0 = math.exp(-rate)  # libm: rare, and the Poisson CDF's start
                         pois_tab[k, 0, m] = p0
                         pois_tab[k, pois_tab.shape[1] - 1, m] = p0
                         pois_state[k, 0, m] = 1
@@ -640,7 +641,7 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                               - P[F.reliability_demand_sensitivity, m] * (gap[a, m] - gap0[a, m]))
                     latent[a, m] = (latent[a, m] + P[F.reliability_adjustment_rate, m] * (target - latent[a, m])
                                     + ev_reassure[rrea[m], t, a])
-                    rel[a, m] = 1.0 / (1.0 + math.exp(-latent[a, m]))
+                    rel[a, m] = 1.0 / (1.0 + fastmath.exp(-latent[a, m]))
 
             # Citizens (aggregate opinion).
             any_election = False
@@ -652,7 +653,7 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                 for m in range(LANES):
                     d_tariff = tariff[a, m] - old_tariff[a, m]
                     d_threat = new_thr[i, m] - thr[i, m]
-                    th_ch = sx[i, src_ch, m] if ch_is_actor else 1.0 - math.exp(-new_stock[i, src_ch, m])
+                    th_ch = sx[i, src_ch, m] if ch_is_actor else 1.0 - fastmath.exp(-new_stock[i, src_ch, m])
                     d_threat_ch = th_ch - thch_old[a, m]
                     thch_old[a, m] = th_ch
                     coerced = 1.0 if cn[a, m] == 2 else 0.0
@@ -677,7 +678,7 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                     lead = ev_leader[rlea[m], t, a]
                     o = orient[a, m] if math.isnan(lead) else lead
                     if any_election and election[t, a]:
-                        p_hawk = 1.0 / (1.0 + math.exp(-P[F.election_public_weight, m] * public[a, m]))
+                        p_hawk = 1.0 / (1.0 + fastmath.exp(-P[F.election_public_weight, m] * public[a, m]))
                         o = Vr[V.hawk, a, m] if draws[kl[m], t, o_el + a] < p_hawk else Vr[V.conciliatory, a, m]
                     orient[a, m] = o
                     stance[a, m] = _clip(o, public[a, m] - lat[a, m], public[a, m] + lat[a, m])
@@ -721,7 +722,7 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                     new_T[i, i, m] = 0.0
                 for j in range(i + 1, n):
                     for m in range(LANES):
-                        tgt = math.tanh(intercept[i, j, m] + P[F.balance_weight, m] * B[i, j, m] + drv[i, j, m])
+                        tgt = fastmath.tanh(intercept[i, j, m] + P[F.balance_weight, m] * B[i, j, m] + drv[i, j, m])
                         x = (T[i, j, m] + P[F.tie_adjustment_rate, m] * (tgt - T[i, j, m])
                              + (J[i, j, m] + J[j, i, m]) + noise[i, j, m])
                         new_T[i, j, m] = _clip(x, -TIE_LIMIT, TIE_LIMIT)
