@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from alliance_sim.sweeps.analysis import sobol_indices
 from alliance_sim.sweeps.design import PointTable, Sweep, make_sweep, parse_sweep
 from alliance_sim.sweeps.runner import default_workers, run_sweep
+from alliance_sim.sweeps.store import open_store
 
 FACTORS = {
     "mechanisms.tariff_weight": (0.1, 1.5),
@@ -61,14 +63,21 @@ def prefix(sweep: Sweep, k: int) -> Sweep:
     return dataclasses.replace(sweep, points=PointTable(p.factors, p.unit[:k], p.values[:k], p.overrides[:k]))
 
 
-def time_sweep(sweep: Sweep, tmp: Path, label: str, **kw) -> dict:
+def time_sweep(sweep: Sweep, tmp: Path, label: str, analyze: bool = False, **kw) -> dict:
+    """Time ``run_sweep`` (and, with ``analyze``, the Sobol' indices of every output from the store)."""
     out = tmp / f"{label}.zarr"
     t0 = time.perf_counter()
     rep = run_sweep(sweep, out, progress=sys.stderr.isatty(), **kw)
     total = time.perf_counter() - t0
     rm = sweep.n_points * sweep.spec.replicates * sweep.months
-    return {"label": label, "points": sweep.n_points, "rm": rm, "run_s": rep.wall_time, "total_s": total,
-            "rate": rm / rep.wall_time, "workers": rep.workers}
+    row = {"label": label, "points": sweep.n_points, "rm": rm, "run_s": rep.wall_time, "total_s": total,
+           "rate": rm / rep.wall_time, "workers": rep.workers}
+    if analyze:
+        t1 = time.perf_counter()
+        with open_store(out) as ds:
+            row["indices"] = {o: sobol_indices(ds, o) for o in sweep.spec.outputs}
+        row["analysis_s"] = time.perf_counter() - t1
+    return row
 
 
 def time_ema(sweep: Sweep, workers: int) -> dict:
@@ -123,7 +132,8 @@ def main(argv=None) -> int:
             rows.append(time_ema(prefix(full, a.ema_points), a.workers))
         task = max(1, min(a.task_size, -(-a.points // (2 * max(a.workers, 1)))))
         sweep = prefix(full, a.points) if a.quick else full
-        rows.append(time_sweep(sweep, tmp, "dask_sweep_pop0", task_size=task if a.quick else a.task_size, **where))
+        rows.append(time_sweep(sweep, tmp, "dask_sweep_pop0", analyze=not a.quick,
+                               task_size=task if a.quick else a.task_size, **where))
         if not a.skip_population:
             pop = prefix(design(a.n, a.replicates, a.months, 100, a.task_size), a.pop_points)
             rows.append(time_sweep(pop, tmp, "dask_sweep_pop100", task_size=max(1, a.pop_points // (2 * a.workers)),
@@ -135,6 +145,13 @@ def main(argv=None) -> int:
         print(f"{r['label']:<22}{r['points']:>8}{r['rm'] / 1e6:>14.2f}{r['run_s']:>9.1f}{r['total_s']:>9.1f}"
               f"{r['rate']:>15,.0f}{est / 3600:>24.2f} h" + ("" if r["points"] < full.n_points else " (measured)"))
     base = next((r for r in rows if r["label"] == "dask_sweep_pop0"), None)
+    if base and "analysis_s" in base:
+        for output, table in base["indices"].items():
+            top = table.sort_values("ST", ascending=False).head(3)
+            print(f"\nSobol' indices of {output} (largest ST): "
+                  + ", ".join(f"{f} S1={r.S1:.2f} ST={r.ST:.2f}±{r.ST_conf:.2f}" for f, r in top.iterrows()))
+        print(f"full Sobol' analysis: sweep {base['total_s']:.1f} s (cluster start, tasks, store) + indices "
+              f"{base['analysis_s']:.1f} s = {base['total_s'] + base['analysis_s']:.1f} s (target < 60 s)")
     ema = next((r for r in rows if r["label"] == "ema_multiprocessing"), None)
     if base and ema:
         print(f"\ndask sweep vs EMA MultiprocessingEvaluator (same engine, same points): "

@@ -15,6 +15,9 @@ k = round(x / ln 2) and r = x − k·ln 2 computed in two parts (|r| ≤ ln 2 / 
 exponent bits, in two factors so that results near overflow and subnormal results are rounded once.
 tanh(x) = (e^{2|x|} − 1) / (e^{2|x|} + 1) with the sign of x, using e^r − 1 directly when k = 0 so
 that small arguments keep their relative accuracy.
+
+numba caches compiled code by the file of the jitted caller, not of what it inlines: after editing this
+file, touch ``fused.py`` so that the kernel is recompiled.
 """
 
 from __future__ import annotations

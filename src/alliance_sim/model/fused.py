@@ -1,15 +1,27 @@
 """A fused numba kernel for whole trajectories of the aggregate-opinion model (population size 0).
 
 ``run_fused`` computes, for every row of a ``Compiled`` (one point, or a batch from
-``batching.compile_batch``), the whole trajectory in one ``prange`` loop over rows, months inside,
-with the row's state in small local arrays.  It applies the rules of ``engine`` (decide_* and
-``transition``) in the same order and takes the same counter-based draws (stream, month, index), so a
-row's results equal the numpy engine's up to the last bit of libm functions (exp, log, tanh, pow) and
-BLAS summation order.  A row's result does not depend on the other rows of the batch.
+``batching.compile_batch``), the whole trajectory in one ``prange`` loop, months inside, with the state
+in small local arrays.  It applies the rules of ``engine`` (decide_* and ``transition``) in the same
+order and takes the same counter-based draws (stream, month, index), so a row's results equal the numpy
+engine's up to the last bits of exp and tanh (``fastmath``, within a few ulp of libm) and of BLAS
+summation order (tests/test_fused.py: within 1e-9 after 36 months).  A row's result does not depend
+on the other rows of the batch, nor on the machine.
+
+Where the speed comes from (benchmarks/bench_sweep.py):
+
+* draws depend only on (replicate, month, stream, index), and every point of a sweep uses the same
+  replicates, so each replicate's draws are computed once into a table shared by all its rows;
+* rows advance in groups of ``LANES`` in lockstep — each row's arithmetic is unchanged, but independent
+  rows fill the pipeline and vectorise, which one row's dependency chains cannot;
+* exp and tanh are inlined (``fastmath``) instead of libm calls, and choices are branch-free.
 
 Parameters reach the kernel packed as float arrays with a row axis: one (R, n_scalar) matrix of the
 scalar fields of the parameter blocks (columns named by ``F``), one (R, n_vec, A) array of the per-ally
-vectors (``V``), and month schedules as (T, 1 or R, ...) arrays.
+vectors (``V``), and month schedules as (1 or R, T, ...) arrays.
+
+numba caches a compiled function by its own file: after editing ``fastmath`` or ``rng``, touch this file
+(or remove its ``__pycache__``) so that the kernel is recompiled.
 """
 
 from __future__ import annotations
@@ -102,44 +114,26 @@ def _choice(U, k, u, out, top, cdf, total):
             out[m] += 1 if u[m] > cdf[j, m] / total[m] else 0
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
-def _poisson(u, rate, p0):
-    """rng.poisson_from_uniform for one draw (rates ≤ _NORMAL_RATE); ``p0`` = exp(−rate)."""
+_BELOW_EVERY_U = 1.0 - 2.0 ** -54  # the largest uniform is 1 − 2^-54: no u exceeds a CDF term ≥ this
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _poisson_cdf(tab, k, m, rate):
+    """Fill ``tab[k, :, m]`` with the Poisson(rate) CDF terms that rng.poisson_from_uniform compares u with
+    (the same recurrence, so the same count for every u), then 2.0 to the end; return the number of terms
+    a count can pass: up to its max_count, and no further than the first term no uniform exceeds."""
+    cap = tab.shape[1]
     max_count = max(30, int(math.ceil(rate + 12.0 * math.sqrt(rate) + 20.0)))
-    p = p0
-    cdf = p
-    count = 0
-    for k in range(1, max_count + 1):
-        if not u > cdf:
-            break
-        count += 1
-        p = p * rate / k
-        cdf = cdf + p
-    return count
-
-
-@numba.njit(cache=True, error_model="numpy", inline="always")
-def _poisson_cached(u, rate, tab, state, k, m):
-    """``_poisson`` reading the CDF terms of process ``k`` in lane ``m`` from ``tab[k, :, m]``, extended only
-    as far as a draw needs (the same recurrence in the same order, so the same count).  ``state[k, :, m]``
-    holds the number of terms filled and max_count; the last p is in ``tab[k, -1, m]``."""
-    n_filled = state[k, 0, m]
-    max_count = state[k, 1, m]
-    cap = tab.shape[1] - 1
-    if max_count > cap:  # table too short for this rate: the direct recurrence
-        return _poisson(u, rate, tab[k, 0, m])
-    count = 0
-    while count < max_count:
-        if count >= n_filled:
-            p = tab[k, cap, m] * rate / count
-            tab[k, count, m] = tab[k, count - 1, m] + p
-            tab[k, cap, m] = p
-            n_filled += 1
-        if not u > tab[k, count, m]:
-            break
-        count += 1
-    state[k, 0, m] = n_filled
-    return count
+    p = math.exp(-rate)  # libm: rare, the start of the CDF
+    tab[k, 0, m] = p
+    n = 1
+    while n < min(max_count, cap) and tab[k, n - 1, m] < _BELOW_EVERY_U:
+        p = p * rate / n
+        tab[k, n, m] = tab[k, n - 1, m] + p
+        n += 1
+    for j in range(n, cap):
+        tab[k, j, m] = 2.0
+    return n
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -311,7 +305,7 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
             country_rate, sector_rate, demand_s, ev_reassure, ev_leader, ev_induce, ev_coerce,
             proc_rate, ev_threat, ai, pat, ch, alliance_pairs, source_actor, proc_source, proc_weights,
             proc_adversary, src_ch, election, chip, chip_from, mix, g_tariff, g_threat, g_backlash, g_appeal,
-            patron_behavioural, challenger_behavioural, pois_len,
+            patron_behavioural, challenger_behavioural, pois_cap,
             out_align, out_coh, out_crossed, out_min_coh, out_tariff, out_threat, out_rel):
     A = ai.shape[0]
     n = ties0_all.shape[1]
@@ -462,8 +456,9 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
             for m in range(LANES):
                 thch_old[a, m] = 1.0 - fastmath.exp(-stock[ai[a], src_ch, m])
         last_rate = np.full((K, LANES), np.nan)
-        pois_tab = np.empty((K, pois_len + 1, LANES))
-        pois_state = np.zeros((K, 2, LANES), dtype=np.int64)
+        pois_tab = np.empty((K, pois_cap, LANES))
+        pois_len = np.zeros((K, LANES), dtype=np.int64)
+        cnt = np.zeros(LANES, dtype=np.int64)
         last_ratio = np.full((A, LANES), np.nan)
         last_pow = np.empty((A, LANES))
         old_tariff = np.empty((A, LANES))
@@ -604,18 +599,21 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                     rate = proc_rate[rpr[m], t, k]
                     if proc_adversary[k] >= 0 and adv[proc_adversary[k], m] == 1:
                         rate = rate * provmult[proc_adversary[k], m]
-                    if rate != last_rate[k, m]:  # rates change rarely: e^-rate and the CDF only when they do
+                    if rate != last_rate[k, m]:  # rates change rarely: the CDF only when they do
                         last_rate[k, m] = rate
-                        p0 = math.exp(-rate)  # libm: rare, and the Poisson CDF's start
-                        pois_tab[k, 0, m] = p0
-                        pois_tab[k, pois_tab.shape[1] - 1, m] = p0
-                        pois_state[k, 0, m] = 1
-                        pois_state[k, 1, m] = max(30, int(math.ceil(rate + 12.0 * math.sqrt(rate) + 20.0)))
-                    cnt = _poisson_cached(draws[kl[m], t, o_cnt + k], rate, pois_tab, pois_state, k, m)
-                    if cnt == 0 and math.isfinite(mag[k, m]):
-                        sev = 0.0  # exactly 0 · m · (−log u)
-                    else:
-                        sev = cnt * mag[k, m] * draws[kl[m], t, o_mag + k]
+                        pois_len[k, m] = _poisson_cdf(pois_tab, k, m, rate)
+                    uv[m] = draws[kl[m], t, o_cnt + k]
+                    cnt[m] = 0
+                top_len = 0
+                for m in range(LANES):
+                    top_len = max(top_len, pois_len[k, m])
+                for j in range(top_len):  # branch-free count of CDF terms below u (shorter columns end in 2.0)
+                    for m in range(LANES):
+                        cnt[m] += 1 if uv[m] > pois_tab[k, j, m] else 0
+                for m in range(LANES):
+                    # cnt · m · (−log u), and exactly 0 for no event (even for an infinite magnitude)
+                    sev = cnt[m] * mag[k, m] * draws[kl[m], t, o_mag + k]
+                    sev = 0.0 if cnt[m] == 0 and math.isfinite(mag[k, m]) else sev
                     for i in range(n):
                         add[i, s, m] += sev * proc_weights[k, i]
             for i in range(n):
@@ -641,6 +639,7 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                               - P[F.reliability_demand_sensitivity, m] * (gap[a, m] - gap0[a, m]))
                     latent[a, m] = (latent[a, m] + P[F.reliability_adjustment_rate, m] * (target - latent[a, m])
                                     + ev_reassure[rrea[m], t, a])
+                for m in range(LANES):  # a loop of its own (no gathers), so that it vectorises
                     rel[a, m] = 1.0 / (1.0 + fastmath.exp(-latent[a, m]))
 
             # Citizens (aggregate opinion).
