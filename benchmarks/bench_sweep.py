@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     ap.add_argument("--months", type=int, default=120)
     ap.add_argument("--workers", type=int, default=default_workers())
     ap.add_argument("--scheduler", default=None, help="Run on an existing dask cluster instead.")
-    ap.add_argument("--task-size", type=int, default=64)
+    ap.add_argument("--task-size", type=int, default=128)
     ap.add_argument("--points", type=int, default=96, help="--quick: points timed on the cluster.")
     ap.add_argument("--ema-points", type=int, default=16, help="Points timed through EMA Workbench.")
     ap.add_argument("--pop-points", type=int, default=8, help="Points timed with the default population.")

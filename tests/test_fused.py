@@ -6,8 +6,6 @@ differences are the last bits of libm/BLAS results, so every outcome must agree 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from builders import with_north_korea
@@ -146,29 +144,6 @@ def test_fused_rejects_citizens():
     p.population.size_per_ally = 10
     with pytest.raises(NotImplementedError):
         run_fused(compile_parameters(p, 3), np.arange(2), 1, 3)
-
-
-def test_speed_report():
-    """Replicate-months per second of the fused kernel and of batch._run_block (printed, not asserted)."""
-    n_points, R, T = 100, 100, 120
-    points = []
-    for k in range(n_points):
-        p = _base()
-        p.mechanisms.threat_weight = 0.5 + 0.01 * k
-        p.us_policy.tariff_step = 0.01 + 0.0005 * k
-        points.append(p)
-    c = compile_batch(points, R, T)
-    ids = np.tile(np.arange(R), n_points)
-    run_fused(c, ids, SEED, 1)  # load / compile
-    t0 = time.perf_counter()
-    run_fused(c, ids, SEED, T)
-    fused_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    batch._run_block(points, R, SEED, T, fused=False)
-    numpy_s = time.perf_counter() - t0
-    rm = n_points * R * T
-    print(f"\nfused: {rm / fused_s:.3g} replicate-months/s ({fused_s:.2f} s); numpy _run_block: "
-          f"{rm / numpy_s:.3g} replicate-months/s ({numpy_s:.2f} s); speed-up {numpy_s / fused_s:.1f}x")
 
 
 def test_draw_table_blocks_do_not_change_results(monkeypatch):
