@@ -14,6 +14,7 @@ reported with their parameters (``<store>.failed_points.json`` and the store's a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -155,6 +156,15 @@ class _Progress:
             self.bar.stop()
 
 
+def _status(enabled: bool, text: str):
+    """A rich spinner with ``text`` while a slow first step runs, or nothing."""
+    if not enabled:
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(text)
+
+
 def _one_line(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".splitlines()
     return text[0] if text else type(exc).__name__
@@ -215,7 +225,9 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str | None = None, wo
     created = False
     try:
         if not resume:
-            schema_ds = task_fn(sweep.base, [{}], 1, sweep.seed, 1)
+            with _status(progress, "probing the outputs (the first sweep on a machine also compiles the fused "
+                                   "kernel: a few minutes, then cached)"):
+                schema_ds = task_fn(sweep.base, [{}], 1, sweep.seed, 1)
             schema = Schema.from_dataset(schema_ds)
             check_outputs(schema_ds, spec.outputs, sweep.source)
             if spec.prim is not None:
