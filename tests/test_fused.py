@@ -154,8 +154,7 @@ def test_draw_table_blocks_do_not_change_results(monkeypatch):
     c = compile_batch(points, 40, 24)
     ids = np.tile(np.arange(40), len(points))
     whole = run_fused(c, ids, SEED, 24)
-    width = 4 * c.n_allies + len(c.adversary_idx) + 2 * len(c.proc_source) + c.n * (c.n - 1) // 2
-    monkeypatch.setattr(fused, "_DRAW_TABLE_BYTES", 7 * 24 * width * 8)  # 7 keys per block: 6 blocks
+    monkeypatch.setattr(fused, "_DRAW_TABLE_BYTES", 7 * 24 * fused.draw_width(c) * 8)  # 7 keys per block: 6 blocks
     blocked = run_fused(c, ids, SEED, 24)
     for key in KEYS:
         assert np.array_equal(whole[key], blocked[key]), key

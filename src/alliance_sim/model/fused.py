@@ -760,6 +760,11 @@ def _kernel(rows, krow, draws, months, P_all, V_all, ties0_all, stock0_all, rete
                 out_min_coh[r] = min_coh[m]
 
 
+def draw_width(c: Compiled) -> int:
+    """Draws per (replicate, month) in the draw table of ``c``'s structure (the last of ``_draw_offsets``)."""
+    return int(_draw_offsets(c.n_allies, len(c.adversary_idx), len(c.proc_source), c.n * (c.n - 1) // 2)[-1])
+
+
 def _rows(x, R: int, shape: tuple) -> np.ndarray:
     """A parameter (number or per-point array, or one per row) as a contiguous float (R,) + shape array."""
     arr = np.asarray(x, dtype=np.float64)
@@ -819,7 +824,7 @@ def run_fused(c: Compiled, replicate_ids, seed: int, months: int | None = None) 
     pop = c.pop
     K, D, n = len(c.proc_source), len(c.adversary_idx), c.n
     n_pairs = n * (n - 1) // 2
-    width = 4 * A + D + 2 * K + n_pairs
+    width = draw_width(c)
     static = (np.asarray(c.ally_idx, dtype=np.int64), int(c.patron), int(c.challenger),
               np.ascontiguousarray(c.alliance_pairs, dtype=np.int64), np.asarray(c.source_actor, dtype=np.int64),
               np.asarray(c.proc_source, dtype=np.int64).reshape(-1),
