@@ -20,7 +20,7 @@ from multiprocessing import get_context
 import numpy as np
 
 from alliance_sim.model.compiled import Compiled, compile_parameters
-from alliance_sim.model.mechanisms.domestic import set_kernel_threads
+from alliance_sim.model.drivers import set_kernel_threads
 from alliance_sim.model.model import AllianceModel
 from alliance_sim.model.parameters import Parameters
 from alliance_sim.summaries import DECISIONS, SERIES, SummaryAccumulator, decision_values, series_values
@@ -76,7 +76,7 @@ def run_chunk(params: Parameters, start: int, stop: int, seed: int, months: int,
     acc.close()
     # Mesa models and their agents reference each other; the cyclic collector may not run for a long
     # time, so drop the (large) state now rather than let finished chunks pile up in memory.
-    model.state = None
+    model.state = model.sim = None
     return ChunkResult(start, stop, acc, kept, traj)
 
 

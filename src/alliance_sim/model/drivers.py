@@ -278,7 +278,7 @@ class EnsembleSim:
         width = int(np.prod(shape))
         o = getattr(self.packed.layout, name)
         block = self.Z[:, o:o + width, :]  # (nb, width, LANES)
-        flat = np.moveaxis(block, 2, 1).reshape(-1, width)[: self.R]
+        flat = np.array(np.moveaxis(block, 2, 1).reshape(block.shape[0] * LANES, width)[: self.R])  # a copy
         return flat.reshape((self.R,) + (() if spec == "1" else shape))
 
     def _write(self, name: str, values: np.ndarray) -> None:

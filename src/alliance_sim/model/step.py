@@ -398,7 +398,7 @@ def cohesion(Z, T, n, pairs, m):
 @phase
 def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
     """Start-month state of every lane; ties start at the equilibrium of the start-month forces."""
-    n, A, S, K, D, N = sz.n, sz.A, sz.S, sz.K, sz.D, sz.N
+    n, A, S, K, N = sz.n, sz.A, sz.S, sz.K, sz.N
     L = Z.shape[1]
     T = Ly.ties
     drv = np.empty(n * n)

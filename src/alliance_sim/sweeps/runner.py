@@ -27,7 +27,7 @@ from typing import Any
 import xarray as xr
 
 from alliance_sim.batch import run_points
-from alliance_sim.model.mechanisms.domestic import set_kernel_threads
+from alliance_sim.model.drivers import set_kernel_threads
 from alliance_sim.model.parameters import Parameters
 from alliance_sim.sweeps.design import Sweep, SweepError
 from alliance_sim.sweeps.outputs import check_outputs
