@@ -54,6 +54,10 @@ class EnsembleState:
             raise AttributeError(name)
         return _convert(name, self._sim.field(name))
 
+    def copy(self) -> SimpleNamespace:
+        """A snapshot of every replicate's state (every variable copied)."""
+        return self.select(slice(None))
+
     def select(self, index) -> SimpleNamespace:
         """A snapshot of replicates ``index`` (every state variable, copied; used by tests and comparisons)."""
         snap = {name: getattr(self, name)[index] for name in NAMES}
