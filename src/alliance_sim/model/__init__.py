@@ -1,1 +1,1 @@
-"""The model: parameters, mechanisms, the vectorized engine and the Mesa model.  No I/O here."""
+"""The model: parameters, the compiled monthly step and its drivers, and the Mesa model.  No I/O here."""

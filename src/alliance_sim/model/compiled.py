@@ -1,6 +1,6 @@
 """Parameters turned into arrays indexed by actor, ally, source and month.
 
-The engine's step runs millions of times; it must not walk dictionaries or parse dates.  This module
+The compiled step runs millions of times; it must not walk dictionaries or parse dates.  This module
 does that once per run: actor order, ally indices, month-by-month schedules (tariffs, demands, threat
 rates, scripted events) and the group sensitivities of citizens.
 """
@@ -114,7 +114,7 @@ class Compiled:
     event_marks: list[tuple[int, str]] = field(default_factory=list)  # (month index, label)
     retention: float = 1.0  # monthly retention of the threat stock, 2^(-1/half-life)
     stock0: np.ndarray | None = None  # (n, S) stationary threat stock under the start-month rates
-    # Parameter blocks read by the engine: the pydantic blocks themselves, or, for a batch of
+    # Parameter blocks read by the step (packed by drivers.Packed): the pydantic blocks themselves, or, for a batch of
     # parameter points (model/batching.py), namespaces whose varying fields are (R, 1) arrays.
     mech: Any = None
     pop: Any = None

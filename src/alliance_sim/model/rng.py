@@ -5,7 +5,7 @@ before, so the trajectory of replicate r would change with the chunk size, the n
 the order of work.  Creating one Generator per replicate costs ~9 µs, too much for 10^6 replicates.
 Hashing a counter (SplitMix64's finaliser, Steele et al. 2014) instead gives, for any split of the
 replicates, the same bits for replicate r — and the reference model can ask for exactly the draws the
-engine used.  All functions work on numpy arrays and on scalars inside numba-compiled code.
+step used.  All functions work on numpy arrays and on scalars inside numba-compiled code.
 """
 
 from __future__ import annotations

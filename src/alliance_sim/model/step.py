@@ -340,49 +340,55 @@ def fill_draws(key, t, A, D, K, n_pairs, out, m):
 
 # ================================================================================ derived quantities
 @phase
-def tie_drivers(Z, Ly, sz, P, V, st, out, m, threat_row):
-    """D_ij (n, n) for lane m, the sum of all mechanism terms acting on each tie (symmetric, logit units):
-    into ``out[:, :]`` (n·n,).  ``threat_row`` is where the allies' total threat is read (new or old)."""
+def tie_drivers(Z, Ly, sz, P, V, st, out, threat_row):
+    """D_ij of every lane into ``out`` (n·n, lanes): the sum of all mechanism terms acting on each tie
+    (symmetric, logit units).  ``threat_row`` is where the allies' total threat is read."""
     n, A, S = sz.n, sz.A, sz.S
+    L = Z.shape[1]
     on = st.on
     ai, pat, ch = st.ai, st.pat, st.ch
     T = Ly.ties
     for q in range(n * n):
-        out[q] = 0.0
-    t_pc = Z[T + pat * n + ch, m]
+        for m in range(L):
+            out[q, m] = 0.0
     for a in range(A):
         i = ai[a]
-        thr = Z[threat_row + i, m]
-        rel = Z[Ly.reliability + a, m]
-        stance = Z[Ly.stance + a, m]
-        share = export_share(Z[Ly.exports_cn + a, m], Z[Ly.exports_us + a, m], Z[Ly.exports_cn + a, m],
-                             V[VEC.share_us0, a, m], V[VEC.share_cn0, a, m])
-        out[i * n + pat] += (on[TERM.threat_protection] * threat_protection(P[F.threat_weight, m], thr, rel)
-                             + on[TERM.tariff_strain] * tariff_strain(P[F.tariff_weight, m], Z[Ly.pain + a, m])
-                             + on[TERM.burden_friction] * burden_friction(P[F.burden_weight, m], Z[Ly.gap + a, m])
-                             + on[TERM.entrapment] * entrapment_fear(P[F.entrapment_weight, m],
-                                                                     V[VEC.entrapment, a, m], t_pc,
-                                                                     Z[T + i * n + pat, m])
-                             + on[TERM.leader_pull] * leader_pull(P[F.leader_weight, m], stance))
-        out[i * n + ch] += (on[TERM.china_trade_pull] * china_trade_pull(P[F.china_trade_weight, m], share)
-                            - on[TERM.leader_pull] * leader_pull(P[F.leader_weight, m], stance))
+        for m in range(L):
+            thr = Z[threat_row + i, m]
+            rel = Z[Ly.reliability + a, m]
+            stance = Z[Ly.stance + a, m]
+            share = export_share(Z[Ly.exports_cn + a, m], Z[Ly.exports_us + a, m], Z[Ly.exports_cn + a, m],
+                                 V[VEC.share_us0, a, m], V[VEC.share_cn0, a, m])
+            out[i * n + pat, m] += (
+                on[TERM.threat_protection] * threat_protection(P[F.threat_weight, m], thr, rel)
+                + on[TERM.tariff_strain] * tariff_strain(P[F.tariff_weight, m], Z[Ly.pain + a, m])
+                + on[TERM.burden_friction] * burden_friction(P[F.burden_weight, m], Z[Ly.gap + a, m])
+                + on[TERM.entrapment] * entrapment_fear(P[F.entrapment_weight, m], V[VEC.entrapment, a, m],
+                                                        Z[T + pat * n + ch, m], Z[T + i * n + pat, m])
+                + on[TERM.leader_pull] * leader_pull(P[F.leader_weight, m], stance))
+            out[i * n + ch, m] += (on[TERM.china_trade_pull] * china_trade_pull(P[F.china_trade_weight, m], share)
+                                   - on[TERM.leader_pull] * leader_pull(P[F.leader_weight, m], stance))
     for s in range(S):
         j = st.source_actor[s]
         if j >= 0:
             for i in range(n):
-                out[i * n + j] += on[TERM.source_threat] * source_threat_push(
-                    P[F.source_threat_weight, m], threat_of_stock(Z[Ly.stock + i * S + s, m]))
+                for m in range(L):
+                    out[i * n + j, m] += on[TERM.source_threat] * source_threat_push(
+                        P[F.source_threat_weight, m], threat_of_stock(Z[Ly.stock + i * S + s, m]))
     for x in range(A):
         for y in range(x + 1, A):
-            out[ai[x] * n + ai[y]] += on[TERM.common_threat] * common_threat(
-                P[F.common_threat_weight, m], Z[threat_row + ai[x], m], Z[threat_row + ai[y], m])
+            for m in range(L):
+                out[ai[x] * n + ai[y], m] += on[TERM.common_threat] * common_threat(
+                    P[F.common_threat_weight, m], Z[threat_row + ai[x], m], Z[threat_row + ai[y], m])
     for i in range(n):
-        out[i * n + i] = 0.0
+        for m in range(L):
+            out[i * n + i, m] = 0.0
     for i in range(n):  # symmetrise: D = C + Cᵀ
         for j in range(i + 1, n):
-            v = out[i * n + j] + out[j * n + i]
-            out[i * n + j] = v
-            out[j * n + i] = v
+            for m in range(L):
+                v = out[i * n + j, m] + out[j * n + i, m]
+                out[i * n + j, m] = v
+                out[j * n + i, m] = v
 
 
 @term
@@ -401,7 +407,7 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
     n, A, S, K, N = sz.n, sz.A, sz.S, sz.K, sz.N
     L = Z.shape[1]
     T = Ly.ties
-    drv = np.empty(n * n)
+    drv = np.empty((n * n, L))
     for q in range(Z.shape[0]):
         for m in range(L):
             Z[q, m] = 0.0
@@ -473,8 +479,9 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
                 acc += Z[Ly.stock + i * S + s, m]
             Z[Ly.threat + i, m] = 0.0 if acc == 0.0 else 1.0 - fastmath.exp(-acc)
         Z[Ly.cohesion, m] = cohesion(Z, T, n, st.alliance_pairs, m)
-        # The intercepts that make the start-month ties the targets of the start-month forces.
-        tie_drivers(Z, Ly, sz, P, V, st, drv, m, Ly.threat)
+    # The intercepts that make the start-month ties the targets of the start-month forces.
+    tie_drivers(Z, Ly, sz, P, V, st, drv, Ly.threat)
+    for m in range(L):
         bw = P[F.balance_weight, m] * st.on[TERM.balance]
         for i in range(n):
             for j in range(n):
@@ -482,7 +489,7 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
                     continue
                 t0 = min(max(Z[T + i * n + j, m], -TIE_LIMIT), TIE_LIMIT)
                 Z[Ly.intercept + i * n + j, m] = (math.atanh(t0) - bw * balance_pressure(Z, T, n, i, j, m)
-                                                  - drv[i * n + j])
+                                                  - drv[i * n + j, m])
 
 
 # ================================================================================ decisions (month t)
@@ -585,59 +592,65 @@ def decide_all(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
 # ================================================================================ transition (t → t+1)
 @phase
 def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
-    """Apply month t's choices and inputs to the state at t; the state becomes that of t+1."""
+    """Apply month t's choices and inputs to the state at t; the state becomes that of t+1.
+
+    Every loop runs over the lanes innermost: the lanes are independent replicates, so the compiler
+    interleaves or vectorises them where one replicate's chain of dependent operations would stall."""
     n, A, S, K, D, N = sz.n, sz.A, sz.S, sz.K, sz.D, sz.N
     G = st.mix.shape[0]
     L = Z.shape[1]
     on = st.on
-    ai, pat, ch = st.ai, st.pat, st.ch
+    ai, pat, ch, src_ch = st.ai, st.pat, st.ch, st.src_ch
     T = Ly.ties
     n_pairs = n * (n - 1) // 2
     o_cnt, o_mag, o_el, o_tie = 3 * A + D, 3 * A + D + K, 3 * A + D + 2 * K, 4 * A + D + 2 * K
-    old_tariff = np.empty(A)
-    old_threat = np.empty(n)
-    old_thch = np.empty(A)
-    add = np.empty(n * S)
-    drv = np.empty(n * n)
-    B = np.empty(n * n)
-    J = np.empty(n * n)
-    shock_us = np.empty(G)
-    shock_cn = np.empty(G)
-    buf = np.empty(max(N, 1))
-    for m in range(L):
-        r = prow[m]
-        # ---- the patron: tariffs and demands
-        for a in range(A):
+    vs = sch.varies
+    old_tariff = np.empty((A, L))
+    old_threat = np.empty((n, L))
+    old_thch = np.empty((A, L))
+    add = np.empty((n * S, L))
+    drv = np.empty((n * n, L))
+    B = np.empty((n * n, L))
+    J = np.empty((n * n, L))
+    shock_us = np.empty((G, L))
+    shock_cn = np.empty((G, L))
+    acc = np.empty(L)
+    mean = np.empty(L)
+    public = np.empty(L)
+    mkey = np.empty(L, dtype=np.uint64)
+
+    # ---- the patron: tariffs and demands; the ally: effort and chips; trade
+    for a in range(A):
+        for m in range(L):
+            r = prow[m]
             us = Z[Ly.us_choice + a, m]
-            rate_t = sch.country_rate[srow(sch.varies, 0, r), t, a]
+            rate_t = sch.country_rate[srow(vs, 0, r), t, a]
             step = (1.0 if us == US_ESCALATE else 0.0) - (1.0 if us == US_RELIEVE else 0.0)
             o = Z[Ly.tariff_offset + a, m] + P[F.tariff_step, m] * step
             o = min(o, P[F.max_tariff_offset, m])
             o = max(o, -rate_t)  # relief cannot take the rate below zero
             Z[Ly.tariff_offset + a, m] = o
             Z[Ly.demand_offset + a, m] += P[F.demand_step, m] * (1.0 if us == US_RAISE_DEMAND else 0.0)
-            old_tariff[a] = Z[Ly.tariff + a, m]
+            old_tariff[a, m] = Z[Ly.tariff + a, m]
             country = min(max(rate_t + o, 0.0), 2.0)
             Z[Ly.tariff + a, m] = effective_tariff(V[VEC.country_weight, a, m], country,
-                                                   sch.sector_rate[srow(sch.varies, 1, r), t, a])
-            Z[Ly.demand + a, m] = sch.demand[srow(sch.varies, 2, r), t, a] + Z[Ly.demand_offset + a, m]
-            # ---- the ally: effort and bargaining chips
+                                                   sch.sector_rate[srow(vs, 1, r), t, a])
+            Z[Ly.demand + a, m] = sch.demand[srow(vs, 2, r), t, a] + Z[Ly.demand_offset + a, m]
+        for m in range(L):
             al = Z[Ly.ally_choice + a, m]
-            conceded = al == ALLY_CONCEDE
+            conceded = 1.0 if al == ALLY_CONCEDE else 0.0
             chipped = al == ALLY_CHIP
-            Z[Ly.effort + a, m] += (P[F.concede_effort_step, m] * (1.0 if conceded else 0.0)
+            Z[Ly.effort + a, m] += (P[F.concede_effort_step, m] * conceded
                                     + V[VEC.chip_effort, a, m] * (1.0 if chipped else 0.0))
-            if chipped:
-                Z[Ly.chip_used + a, m] = 1.0
-                Z[Ly.bonus_left + a, m] = V[VEC.chip_months, a, m]
-            else:
-                Z[Ly.bonus_left + a, m] = max(Z[Ly.bonus_left + a, m] - 1.0, 0.0)
-            # ---- trade: exports move toward their tariff-driven targets; China's access and sanctions
-            tariff = Z[Ly.tariff + a, m]
-            ratio = (1.0 + tariff) / (1.0 + Z[Ly.tariff0 + a, m])
+            Z[Ly.chip_used + a, m] = 1.0 if chipped else Z[Ly.chip_used + a, m]
+            Z[Ly.bonus_left + a, m] = V[VEC.chip_months, a, m] if chipped else max(Z[Ly.bonus_left + a, m] - 1.0,
+                                                                                    0.0)
+        for m in range(L):
+            ratio = (1.0 + Z[Ly.tariff + a, m]) / (1.0 + Z[Ly.tariff0 + a, m])
             if ratio != Z[Ly.pow_ratio + a, m]:  # the tariff moves rarely: pow only when it does
                 Z[Ly.pow_ratio + a, m] = ratio
                 Z[Ly.pow_value + a, m] = ratio ** (-P[F.trade_elasticity, m])
+        for m in range(L):
             s_us0, s_cn0 = V[VEC.share_us0, a, m], V[VEC.share_cn0, a, m]
             rate = P[F.trade_adjustment_rate, m]
             ex_us = Z[Ly.exports_us + a, m]
@@ -650,18 +663,22 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
             coerced = 1.0 if cn == CN_COERCE else 0.0
             access = s_cn0 * (P[F.inducement_market_access, m] * induced - P[F.coercion_export_loss, m] * coerced)
             Z[Ly.exports_cn + a, m] = max(new_cn + on[TERM.market_access] * access, 0.0)
-        # ---- threat: stochastic events, scripted shocks, coercion
-        for i in range(n):
-            old_threat[i] = Z[Ly.threat + i, m]
-        for a in range(A):
-            old_thch[a] = threat_of_stock(Z[Ly.stock + ai[a] * S + st.src_ch, m])
-        rev = srow(sch.varies, 8, r)
-        for i in range(n):
-            for s in range(S):
-                add[i * S + s] = 0.0
-        for k in range(K):
-            rate = sch.proc_rate[srow(sch.varies, 7, r), t, k]
-            adv = st.proc_adversary[k]
+
+    # ---- threat: stochastic events, scripted shocks, coercion
+    for i in range(n):
+        for m in range(L):
+            old_threat[i, m] = Z[Ly.threat + i, m]
+    for a in range(A):
+        for m in range(L):
+            old_thch[a, m] = threat_of_stock(Z[Ly.stock + ai[a] * S + src_ch, m])
+    for q in range(n * S):
+        for m in range(L):
+            add[q, m] = 0.0
+    for k in range(K):
+        s = st.proc_source[k]
+        adv = st.proc_adversary[k]
+        for m in range(L):
+            rate = sch.proc_rate[srow(vs, 7, prow[m]), t, k]
             if adv >= 0 and Z[Ly.adversary_choice + adv, m] == ADV_PROVOKE:
                 rate = rate * MD[adv, m]
             if rate != Z[Ly.pois_rate + k, m]:  # rates change rarely: e^−rate only when they do
@@ -670,24 +687,33 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
             count = poisson_count(Dr[o_cnt + k, m], rate, Z[Ly.pois_p0 + k, m])
             sev = count * MK[k, m] * Dr[o_mag + k, m]
             sev = 0.0 if count == 0.0 and math.isfinite(MK[k, m]) else sev  # no event: exactly 0
-            s = st.proc_source[k]
-            for i in range(n):
-                add[i * S + s] += on[TERM.threat_events] * sev * st.proc_weights[k, i]
+            acc[m] = on[TERM.threat_events] * sev
         for i in range(n):
-            for s in range(S):
-                add[i * S + s] = add[i * S + s] + sch.ev_threat[rev, t, i, s]
-        for a in range(A):
-            add[ai[a] * S + st.src_ch] += (on[TERM.coercion_threat] * P[F.coercion_threat, m]
+            w = st.proc_weights[k, i]
+            for m in range(L):
+                add[i * S + s, m] += acc[m] * w
+    for i in range(n):
+        for s in range(S):
+            for m in range(L):
+                add[i * S + s, m] = add[i * S + s, m] + sch.ev_threat[srow(vs, 8, prow[m]), t, i, s]
+    for a in range(A):
+        for m in range(L):
+            add[ai[a] * S + src_ch, m] += (on[TERM.coercion_threat] * P[F.coercion_threat, m]
                                            * (1.0 if Z[Ly.china_choice + a, m] == CN_COERCE else 0.0))
-        for i in range(n):
-            acc = 0.0
-            for s in range(S):
-                q = Ly.stock + i * S + s
-                Z[q, m] = decay_stock(P[F.retention, m], Z[q, m], add[i * S + s])
-                acc += Z[q, m]
-            Z[Ly.threat + i, m] = 0.0 if acc == 0.0 else 1.0 - fastmath.exp(-acc)
-        # ---- burden and reliability
-        for a in range(A):
+    for i in range(n):
+        for m in range(L):
+            acc[m] = 0.0
+        for s in range(S):
+            q = Ly.stock + i * S + s
+            for m in range(L):
+                Z[q, m] = decay_stock(P[F.retention, m], Z[q, m], add[i * S + s, m])
+                acc[m] += Z[q, m]
+        for m in range(L):
+            Z[Ly.threat + i, m] = 0.0 if acc[m] == 0.0 else 1.0 - fastmath.exp(-acc[m])
+
+    # ---- burden and reliability
+    for a in range(A):
+        for m in range(L):
             pain = tariff_pain(V[VEC.exports_to_gdp, a, m], Z[Ly.exports_us + a, m], Z[Ly.tariff + a, m])
             gap = burden_gap(Z[Ly.demand + a, m], Z[Ly.effort + a, m])
             Z[Ly.pain + a, m] = pain
@@ -697,83 +723,101 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
                                         P[F.reliability_demand_sensitivity, m])
             latent = Z[Ly.latent + a, m]
             latent = (latent + on[TERM.reliability_drift] * P[F.reliability_adjustment_rate, m] * (target - latent)
-                      + on[TERM.reassurance] * sch.ev_reassure[srow(sch.varies, 3, r), t, a])
+                      + on[TERM.reassurance] * sch.ev_reassure[srow(vs, 3, prow[m]), t, a])
             Z[Ly.latent + a, m] = latent
-            Z[Ly.reliability + a, m] = logistic(latent)
-        # ---- citizens: common shocks by group, then social influence and noise; leaders, elections
-        mkey = stream_key(keys[m], t, rng.STREAM_CITIZEN_NOISE)
-        for a in range(A):
-            i = ai[a]
-            d_tariff = Z[Ly.tariff + a, m] - old_tariff[a]
-            d_threat = Z[Ly.threat + i, m] - old_threat[i]
-            d_threat_ch = threat_of_stock(Z[Ly.stock + i * S + st.src_ch, m]) - old_thch[a]
-            cn = Z[Ly.china_choice + a, m]
-            coerced = 1.0 if cn == CN_COERCE else 0.0
-            induced = 1.0 if cn == CN_INDUCE else 0.0
-            for g in range(G):
+        for m in range(L):
+            Z[Ly.reliability + a, m] = logistic(Z[Ly.latent + a, m])
+
+    # ---- citizens: common shocks by group, then social influence and noise; leaders and elections
+    for m in range(L):
+        mkey[m] = stream_key(keys[m], t, rng.STREAM_CITIZEN_NOISE)
+    for a in range(A):
+        i = ai[a]
+        for g in range(G):
+            for m in range(L):
                 # Signed changes: a tariff rise stirs nationalism and relief soothes it; a threat rise rallies
                 # support for the patron and its fading relaxes it (a stationary threat causes no drift).
-                shock_us[g] = (-on[TERM.tariff_nationalism] * P[F.tariff_nationalism, m] * d_tariff * st.g_tariff[g]
-                               + on[TERM.threat_rally] * P[F.threat_rally, m] * d_threat * st.g_threat[g])
-                shock_cn[g] = (-on[TERM.coercion_backlash] * P[F.coercion_backlash, m] * coerced * st.g_backlash[g]
-                               + on[TERM.inducement_appeal] * P[F.inducement_appeal, m] * induced * st.g_appeal[g]
-                               - on[TERM.threat_rally] * P[F.threat_rally, m] * d_threat_ch * st.g_threat[g])
-            beta = on[TERM.citizen_anchor] * P[F.stubbornness, m]
-            if st.citizens == 0:  # aggregate opinion: x ← clip(x + β(x_0 − x) + Σ_g share_g·shock_g)
+                d_tariff = Z[Ly.tariff + a, m] - old_tariff[a, m]
+                d_threat = Z[Ly.threat + i, m] - old_threat[i, m]
+                d_threat_ch = threat_of_stock(Z[Ly.stock + i * S + src_ch, m]) - old_thch[a, m]
+                cn = Z[Ly.china_choice + a, m]
+                coerced = 1.0 if cn == CN_COERCE else 0.0
+                induced = 1.0 if cn == CN_INDUCE else 0.0
+                shock_us[g, m] = (
+                    -on[TERM.tariff_nationalism] * P[F.tariff_nationalism, m] * d_tariff * st.g_tariff[g]
+                    + on[TERM.threat_rally] * P[F.threat_rally, m] * d_threat * st.g_threat[g])
+                shock_cn[g, m] = (
+                    -on[TERM.coercion_backlash] * P[F.coercion_backlash, m] * coerced * st.g_backlash[g]
+                    + on[TERM.inducement_appeal] * P[F.inducement_appeal, m] * induced * st.g_appeal[g]
+                    - on[TERM.threat_rally] * P[F.threat_rally, m] * d_threat_ch * st.g_threat[g])
+        if st.citizens == 0:  # aggregate opinion: x ← clip(x + β(x_0 − x) + Σ_g share_g·shock_g)
+            q = a * N
+            for m in range(L):
+                beta = on[TERM.citizen_anchor] * P[F.stubbornness, m]
                 dot_us = 0.0
                 dot_cn = 0.0
                 for g in range(G):
-                    dot_us += shock_us[g] * st.mix[g]
-                    dot_cn += shock_cn[g] * st.mix[g]
-                q = a * N
+                    dot_us += shock_us[g, m] * st.mix[g]
+                    dot_cn += shock_cn[g, m] * st.mix[g]
                 x_us = Z[Ly.op_us + q, m]
                 x_cn = Z[Ly.op_cn + q, m]
                 Z[Ly.op_us + q, m] = min(max(x_us + beta * (Z[Ly.anchor_us + q, m] - x_us) + dot_us, -1.0), 1.0)
                 Z[Ly.op_cn + q, m] = min(max(x_cn + beta * (Z[Ly.anchor_cn + q, m] - x_cn) + dot_cn, -1.0), 1.0)
-                public = 0.5 * (Z[Ly.op_us + q, m] - Z[Ly.op_cn + q, m])
-            else:  # Friedkin–Johnsen: x_i ← clip(x_i + γ(x̄ − x_i) + β(x_i,0 − x_i) + s_g(i)·shock + σ·ξ_i)
-                gamma = on[TERM.citizen_conformity] * P[F.conformity, m]
-                scale = on[TERM.citizen_noise] * P[F.opinion_noise_sd, m] * SQRT12
-                means = 0.0
-                for which in range(2):
-                    row = Ly.op_us if which == 0 else Ly.op_cn
-                    anchor = Ly.anchor_us if which == 0 else Ly.anchor_cn
-                    acc = 0.0
-                    for c in range(N):
-                        acc += Z[row + a * N + c, m]
-                    mean = acc / N
-                    for c in range(N):
-                        q = a * N + c
+                public[m] = 0.5 * (Z[Ly.op_us + q, m] - Z[Ly.op_cn + q, m])
+        else:  # Friedkin–Johnsen: x_i ← clip(x_i + γ(x̄ − x_i) + β(x_i,0 − x_i) + s_g(i)·shock + σ·ξ_i)
+            for which in range(2):
+                row = Ly.op_us if which == 0 else Ly.op_cn
+                anchor = Ly.anchor_us if which == 0 else Ly.anchor_cn
+                shock = shock_us if which == 0 else shock_cn
+                for m in range(L):
+                    acc[m] = 0.0
+                for c in range(N):
+                    for m in range(L):
+                        acc[m] += Z[row + a * N + c, m]
+                for m in range(L):
+                    mean[m] = acc[m] / N
+                    acc[m] = 0.0
+                for c in range(N):
+                    q = a * N + c
+                    g = st.groups[c]
+                    idx = q * 2 + which
+                    for m in range(L):
+                        gamma = on[TERM.citizen_conformity] * P[F.conformity, m]
+                        beta = on[TERM.citizen_anchor] * P[F.stubbornness, m]
+                        scale = on[TERM.citizen_noise] * P[F.opinion_noise_sd, m] * SQRT12
                         x = Z[row + q, m]
-                        shock = shock_us[st.groups[c]] if which == 0 else shock_cn[st.groups[c]]
-                        u = uniform_from_key(mkey, q * 2 + which)
-                        x = x + gamma * (mean - x) + beta * (Z[anchor + q, m] - x) + shock + scale * (u - 0.5)
+                        u = uniform_from_key(mkey[m], idx)
+                        x = x + gamma * (mean[m] - x) + beta * (Z[anchor + q, m] - x) + shock[g, m] + scale * (u - 0.5)
                         x = min(max(x, -1.0), 1.0)
                         Z[row + q, m] = x
-                        buf[c] = x
-                    new_mean = 0.0
-                    for c in range(N):
-                        new_mean += buf[c]
-                    means = means + (new_mean / N if which == 0 else -(new_mean / N))
-                public = 0.5 * means
-            Z[Ly.public + a, m] = public
-            lead = sch.ev_leader[srow(sch.varies, 4, r), t, a]
+                        acc[m] += x
+                for m in range(L):
+                    if which == 0:
+                        public[m] = acc[m] / N
+                    else:
+                        public[m] = 0.5 * (public[m] - acc[m] / N)
+        for m in range(L):
+            Z[Ly.public + a, m] = public[m]
+            lead = sch.ev_leader[srow(vs, 4, prow[m]), t, a]
             o = Z[Ly.orientation + a, m] if (math.isnan(lead) or on[TERM.leader_events] == 0.0) else lead
             if st.election[t, a] and on[TERM.elections] != 0.0:
-                o = (V[VEC.hawk, a, m] if Dr[o_el + a, m] < p_hawk(P[F.election_public_weight, m], public)
+                o = (V[VEC.hawk, a, m] if Dr[o_el + a, m] < p_hawk(P[F.election_public_weight, m], public[m])
                      else V[VEC.conciliatory, a, m])
             Z[Ly.orientation + a, m] = o
-            Z[Ly.stance + a, m] = leader_stance(o, public, V[VEC.latitude, a, m])
-        # ---- ties: targets from the new fundamentals and today's ties, decision impulses, noise
-        tie_drivers(Z, Ly, sz, P, V, st, drv, m, Ly.threat)
-        bw = on[TERM.balance] * P[F.balance_weight, m]
-        for i in range(n):
-            for j in range(i + 1, n):
-                B[i * n + j] = balance_pressure(Z, T, n, i, j, m)
-        for q in range(n * n):
-            J[q] = 0.0
-        for a in range(A):
-            i = ai[a]
+            Z[Ly.stance + a, m] = leader_stance(o, public[m], V[VEC.latitude, a, m])
+
+    # ---- ties: targets from the new fundamentals and today's ties, decision impulses, noise
+    tie_drivers(Z, Ly, sz, P, V, st, drv, Ly.threat)
+    for i in range(n):
+        for j in range(i + 1, n):
+            for m in range(L):
+                B[i * n + j, m] = balance_pressure(Z, T, n, i, j, m)
+    for q in range(n * n):
+        for m in range(L):
+            J[q, m] = 0.0
+    for a in range(A):
+        i = ai[a]
+        for m in range(L):
             al = Z[Ly.ally_choice + a, m]
             cn = Z[Ly.china_choice + a, m]
             conc = 1.0 if al == ALLY_CONCEDE else 0.0
@@ -782,39 +826,44 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
             chpd = 1.0 if al == ALLY_CHIP else 0.0
             induced = 1.0 if cn == CN_INDUCE else 0.0
             coerced = 1.0 if cn == CN_COERCE else 0.0
-            push = coercion_patron_push(P[F.coercion_intimidation, m], old_threat[i],
+            push = coercion_patron_push(P[F.coercion_intimidation, m], old_threat[i, m],
                                         P[F.coercion_backfire_threat_level, m])
-            J[i * n + pat] += (on[TERM.concession_impulse] * P[F.concede_tie_impulse, m] * conc
-                               + on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_us, m] * hedg
-                               + on[TERM.retaliation_impulse] * P[F.retaliate_tie_impulse, m] * reta
-                               + on[TERM.chip_impulse] * V[VEC.chip_tie, a, m] * chpd
-                               + on[TERM.coercion_push] * coerced * push)
-            J[i * n + ch] += (on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_china, m] * hedg
-                              + on[TERM.inducement_impulse] * P[F.inducement_tie_impulse, m] * induced
-                              + on[TERM.coercion_impulse] * P[F.coercion_tie_impulse, m] * coerced)
-        sd = on[TERM.tie_noise] * P[F.tie_noise_sd, m]
-        rate = P[F.tie_adjustment_rate, m]
-        p = 0
-        for i in range(n):
-            for j in range(i + 1, n):
+            J[i * n + pat, m] += (on[TERM.concession_impulse] * P[F.concede_tie_impulse, m] * conc
+                                  + on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_us, m] * hedg
+                                  + on[TERM.retaliation_impulse] * P[F.retaliate_tie_impulse, m] * reta
+                                  + on[TERM.chip_impulse] * V[VEC.chip_tie, a, m] * chpd
+                                  + on[TERM.coercion_push] * coerced * push)
+            J[i * n + ch, m] += (on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_china, m] * hedg
+                                 + on[TERM.inducement_impulse] * P[F.inducement_tie_impulse, m] * induced
+                                 + on[TERM.coercion_impulse] * P[F.coercion_tie_impulse, m] * coerced)
+    p = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            for m in range(L):
+                sd = on[TERM.tie_noise] * P[F.tie_noise_sd, m]
                 noise = sd * Dr[o_tie + p, m] if (sd > 0 and n_pairs > 0) else 0.0
-                p += 1
-                tgt = tie_target(Z[Ly.intercept + i * n + j, m], bw, B[i * n + j], drv[i * n + j])
-                x = tie_update(Z[T + i * n + j, m], rate, tgt, J[i * n + j] + J[j * n + i], noise)
+                tgt = tie_target(Z[Ly.intercept + i * n + j, m], on[TERM.balance] * P[F.balance_weight, m],
+                                 B[i * n + j, m], drv[i * n + j, m])
+                x = tie_update(Z[T + i * n + j, m], P[F.tie_adjustment_rate, m], tgt, J[i * n + j, m] + J[j * n + i, m],
+                               noise)
                 Z[T + i * n + j, m] = x
                 Z[T + j * n + i, m] = x
-        # ---- what the month leaves: alignment, cohesion, crossing, the choices as last month's
-        for a in range(A):
+            p += 1
+
+    # ---- what the month leaves: alignment, cohesion, crossing, the choices as last month's
+    for a in range(A):
+        for m in range(L):
             Z[Ly.prev_alignment + a, m] = Z[Ly.alignment + a, m]
             al = alignment(Z[T + ai[a] * n + pat, m], Z[T + ai[a] * n + ch, m])
             Z[Ly.alignment + a, m] = al
-            if al < 0:
-                Z[Ly.crossed + a, m] = 1.0
+            Z[Ly.crossed + a, m] = 1.0 if al < 0 else Z[Ly.crossed + a, m]
             Z[Ly.us_last + a, m] = Z[Ly.us_choice + a, m]
             Z[Ly.ally_last + a, m] = Z[Ly.ally_choice + a, m]
             Z[Ly.china_last + a, m] = Z[Ly.china_choice + a, m]
-        for d in range(D):
+    for d in range(D):
+        for m in range(L):
             Z[Ly.adversary_last + d, m] = Z[Ly.adversary_choice + d, m]
+    for m in range(L):
         coh = cohesion(Z, T, n, st.alliance_pairs, m)
         Z[Ly.cohesion, m] = coh
         Z[Ly.min_cohesion, m] = min(Z[Ly.min_cohesion, m], coh)
