@@ -84,6 +84,20 @@ def uniform_from_key(key, index):
     return (float(bits >> _S11) + 0.5) * _TO_UNIT
 
 
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_TO_UNIT32 = 1.0 / 4294967296.0  # 2**-32
+
+
+@register_jitable
+def noise_uniform(key, index):
+    """Draw ``index`` of a (month, stream) key with 32-bit resolution: draws 2k and 2k + 1 are the two halves
+    of one hash, so the citizens' two opinions (patron, challenger) cost one hash a citizen and month."""
+    bits = mix64(key + np.uint64(index >> 1) * _GOLDEN)
+    half = (bits >> _S32) if index & 1 else (bits & _LOW32)
+    return (float(half) + 0.5) * _TO_UNIT32
+
+
 def normals_from_uniforms(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
     """Box–Muller transform: two independent uniforms give one standard normal."""
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

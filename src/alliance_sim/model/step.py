@@ -615,7 +615,12 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
     shock_us = np.empty((G, L))
     shock_cn = np.empty((G, L))
     acc = np.empty(L)
+    acc2 = np.empty(L)
     mean = np.empty(L)
+    mean2 = np.empty(L)
+    gamma = np.empty(L)
+    beta = np.empty(L)
+    scale = np.empty(L)
     public = np.empty(L)
     mkey = np.empty(L, dtype=np.uint64)
 
@@ -753,7 +758,7 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
         if st.citizens == 0:  # aggregate opinion: x ← clip(x + β(x_0 − x) + Σ_g share_g·shock_g)
             q = a * N
             for m in range(L):
-                beta = on[TERM.citizen_anchor] * P[F.stubbornness, m]
+                anchor_pull = on[TERM.citizen_anchor] * P[F.stubbornness, m]
                 dot_us = 0.0
                 dot_cn = 0.0
                 for g in range(G):
@@ -761,41 +766,46 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
                     dot_cn += shock_cn[g, m] * st.mix[g]
                 x_us = Z[Ly.op_us + q, m]
                 x_cn = Z[Ly.op_cn + q, m]
-                Z[Ly.op_us + q, m] = min(max(x_us + beta * (Z[Ly.anchor_us + q, m] - x_us) + dot_us, -1.0), 1.0)
-                Z[Ly.op_cn + q, m] = min(max(x_cn + beta * (Z[Ly.anchor_cn + q, m] - x_cn) + dot_cn, -1.0), 1.0)
+                Z[Ly.op_us + q, m] = min(max(x_us + anchor_pull * (Z[Ly.anchor_us + q, m] - x_us) + dot_us, -1.0),
+                                         1.0)
+                Z[Ly.op_cn + q, m] = min(max(x_cn + anchor_pull * (Z[Ly.anchor_cn + q, m] - x_cn) + dot_cn, -1.0),
+                                         1.0)
                 public[m] = 0.5 * (Z[Ly.op_us + q, m] - Z[Ly.op_cn + q, m])
         else:  # Friedkin–Johnsen: x_i ← clip(x_i + γ(x̄ − x_i) + β(x_i,0 − x_i) + s_g(i)·shock + σ·ξ_i)
-            for which in range(2):
-                row = Ly.op_us if which == 0 else Ly.op_cn
-                anchor = Ly.anchor_us if which == 0 else Ly.anchor_cn
-                shock = shock_us if which == 0 else shock_cn
+            for m in range(L):
+                gamma[m] = on[TERM.citizen_conformity] * P[F.conformity, m]
+                beta[m] = on[TERM.citizen_anchor] * P[F.stubbornness, m]
+                scale[m] = on[TERM.citizen_noise] * P[F.opinion_noise_sd, m] * SQRT12
+                acc[m] = 0.0
+                acc2[m] = 0.0
+            for c in range(N):
+                q = a * N + c
                 for m in range(L):
-                    acc[m] = 0.0
-                for c in range(N):
-                    for m in range(L):
-                        acc[m] += Z[row + a * N + c, m]
+                    acc[m] += Z[Ly.op_us + q, m]
+                    acc2[m] += Z[Ly.op_cn + q, m]
+            for m in range(L):
+                mean[m] = acc[m] / N
+                mean2[m] = acc2[m] / N
+                acc[m] = 0.0
+                acc2[m] = 0.0
+            for c in range(N):  # both opinions of a citizen in one pass: their draws are one hash's halves
+                q = a * N + c
+                g = st.groups[c]
                 for m in range(L):
-                    mean[m] = acc[m] / N
-                    acc[m] = 0.0
-                for c in range(N):
-                    q = a * N + c
-                    g = st.groups[c]
-                    idx = q * 2 + which
-                    for m in range(L):
-                        gamma = on[TERM.citizen_conformity] * P[F.conformity, m]
-                        beta = on[TERM.citizen_anchor] * P[F.stubbornness, m]
-                        scale = on[TERM.citizen_noise] * P[F.opinion_noise_sd, m] * SQRT12
-                        x = Z[row + q, m]
-                        u = uniform_from_key(mkey[m], idx)
-                        x = x + gamma * (mean[m] - x) + beta * (Z[anchor + q, m] - x) + shock[g, m] + scale * (u - 0.5)
-                        x = min(max(x, -1.0), 1.0)
-                        Z[row + q, m] = x
-                        acc[m] += x
-                for m in range(L):
-                    if which == 0:
-                        public[m] = acc[m] / N
-                    else:
-                        public[m] = 0.5 * (public[m] - acc[m] / N)
+                    x = Z[Ly.op_us + q, m]
+                    x = (x + gamma[m] * (mean[m] - x) + beta[m] * (Z[Ly.anchor_us + q, m] - x) + shock_us[g, m]
+                         + scale[m] * (rng.noise_uniform(mkey[m], 2 * q) - 0.5))
+                    x = min(max(x, -1.0), 1.0)
+                    Z[Ly.op_us + q, m] = x
+                    acc[m] += x
+                    y = Z[Ly.op_cn + q, m]
+                    y = (y + gamma[m] * (mean2[m] - y) + beta[m] * (Z[Ly.anchor_cn + q, m] - y) + shock_cn[g, m]
+                         + scale[m] * (rng.noise_uniform(mkey[m], 2 * q + 1) - 0.5))
+                    y = min(max(y, -1.0), 1.0)
+                    Z[Ly.op_cn + q, m] = y
+                    acc2[m] += y
+            for m in range(L):
+                public[m] = 0.5 * (acc[m] / N - acc2[m] / N)
         for m in range(L):
             Z[Ly.public + a, m] = public[m]
             lead = sch.ev_leader[srow(vs, 4, prow[m]), t, a]
