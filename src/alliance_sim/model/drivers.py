@@ -9,12 +9,12 @@
   replicate's draws are computed once into a table shared by all its rows.
 
 Both call the same functions of ``step`` with arrays of the same types, so they compute the same numbers:
-a row's result depends only on its own parameters, seed and replicate id.
+a row's result depends only on its own parameters, seed and replicate id.  Neither uses threads: work is
+spread over processes (the ensemble runner's pool, dask workers), which is where the cores go; serial loops
+also compile in half the time of parallel ones.
 """
 
 from __future__ import annotations
-
-import os
 
 import numba
 import numpy as np
@@ -43,18 +43,7 @@ from alliance_sim.model.layout import (
 )
 from alliance_sim.model.layout import STATE as STATE_VARS
 
-# numba's built-in "workqueue" threading layer is fork-safe (GNU OpenMP is not: a process pool that forks
-# after a kernel ran, such as EMA Workbench's MultiprocessingEvaluator, would abort).  A user's own
-# NUMBA_THREADING_LAYER wins.
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
-
 _DRAW_TABLE_BYTES = 32 * 2**20  # largest draw table of one trajectory call (~1,300 replicates × 120 months)
-
-
-def set_kernel_threads(n: int) -> None:
-    """Threads for the compiled step; worker processes use 1 so that P processes use P cores."""
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
 
 
 # ================================================================================ packing
@@ -162,46 +151,46 @@ def _blocked_ids(ids: np.ndarray) -> np.ndarray:
 
 
 # ================================================================================ ensemble driver kernels
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _ens_init(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
-    for b in numba.prange(Z.shape[0]):
+    for b in range(Z.shape[0]):
         step.initial_state(Z[b], Ly, sz, P[b], V[b], keys[b], prow[b], ties0, stock0, sch, st)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _ens_draws(Dr, keys, t, A, D, K, n_pairs):
-    for b in numba.prange(Dr.shape[0]):
+    for b in range(Dr.shape[0]):
         for m in range(Dr.shape[2]):
             step.fill_draws(keys[b, m], t, A, D, K, n_pairs, Dr[b], m)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _ens_decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
-    for b in numba.prange(Z.shape[0]):
+    for b in range(Z.shape[0]):
         step.decide_patron(Z[b], Ly, sz, P[b], V[b], Dr[b], prow[b], sch, st, t)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _ens_decide_ally(Z, Ly, sz, P, V, Dr, st, t, a):
-    for b in numba.prange(Z.shape[0]):
+    for b in range(Z.shape[0]):
         step.decide_ally(Z[b], Ly, sz, P[b], V[b], Dr[b], st, t, a)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _ens_decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
-    for b in numba.prange(Z.shape[0]):
+    for b in range(Z.shape[0]):
         step.decide_challenger(Z[b], Ly, sz, P[b], Dr[b], prow[b], sch, st, t)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _ens_decide_adversary(Z, Ly, sz, P, Dr, t, d):
-    for b in numba.prange(Z.shape[0]):
+    for b in range(Z.shape[0]):
         step.decide_adversary(Z[b], Ly, sz, P[b], Dr[b], t, d)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _ens_transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
-    for b in numba.prange(Z.shape[0]):
+    for b in range(Z.shape[0]):
         step.transition(Z[b], Ly, sz, P[b], V[b], MK[b], MD[b], Dr[b], keys[b], prow[b], sch, st, t)
 
 
@@ -294,22 +283,22 @@ _SPECS = dict(STATE_VARS)
 
 
 # ================================================================================ trajectory driver
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _draw_table(keys, months, A, D, K, n_pairs, out):
     """Every tabled draw of each replicate key and month, into ``out`` (keys, draws, months)."""
-    for u in numba.prange(keys.shape[0]):
+    for u in range(keys.shape[0]):
         for t in range(months):
             step.fill_draws(keys[u], t, A, D, K, n_pairs, out[u], t)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _trajectories(rows, krow, keys, table, months, Ly, sz, P_all, V_all, MK_all, MD_all, ties0, stock0, sch, st,
                   out_align, out_coh, out_crossed, out_min_coh, out_tariff, out_threat, out_rel):
     n_rows = rows.shape[0]
     NF, NV = P_all.shape[1], V_all.shape[1]
     A, K, D = sz.A, sz.K, sz.D
     Wd = table.shape[1]
-    for grp in numba.prange((n_rows + LANES - 1) // LANES):
+    for grp in range((n_rows + LANES - 1) // LANES):
         prow = np.empty(LANES, dtype=np.int64)
         kl = np.empty(LANES, dtype=np.int64)
         lane_keys = np.empty(LANES, dtype=np.uint64)

@@ -272,7 +272,7 @@ def cos_2pi(u):
     return -math.cos(2.0 * math.pi * (0.5 - w))
 
 
-@term
+@phase
 def logit_choice(U, k, u, m):
     """rng.logit_choice for lane m: the option whose softmax CDF first exceeds u (max / exp / sum, numpy's order)."""
     top = U[0, m]
