@@ -180,6 +180,7 @@ class FileSpec:
     order: str                # increases down the file within each series
     series: tuple[str, ...]   # columns that identify a series (empty: the whole file is one series)
     strict_order: bool = True
+    check: Callable[[dict[str, Any]], tuple[str, str] | None] | None = None   # cross-column rule
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -206,6 +207,35 @@ DECISION_CATEGORIES = ("align_us", "concede", "retaliate", "coerce", "induce", "
                        "hedge", "reconcile", "de_escalate", "protest")
 DEFENCE_MEASURES = ("sipri_milex_gdp", "official_defence_related_gdp")
 
+def _opinion_rule(row: dict[str, Any]) -> tuple[str, str] | None:
+    lo, hi = OPINION_UNITS[row["unit"]]
+    if not lo <= row["value"] <= hi:
+        return "value", f"expected a number in [{lo:g}, {hi:g}] for unit {row['unit']}, got '{row['value']:g}'"
+    if row["respondents"] == row["target"]:
+        return "target", f"expected a country other than the respondents', got '{row['target']}'"
+    return None
+
+
+def _trade_rule(row: dict[str, Any]) -> tuple[str, str] | None:
+    want = "YYYY" if row["period_type"] == "year" else "YYYY-MM"
+    if len(row["period"]) != len(want):
+        return "period", f"expected {want} for period_type {row['period_type']}, got '{row['period']}'"
+    if row["reporter"] == row["partner"]:
+        return "partner", f"expected a partner other than the reporter, got '{row['partner']}'"
+    return None
+
+
+def _decision_rule(row: dict[str, Any]) -> tuple[str, str] | None:
+    if not re.fullmatch(r"[a-z0-9_]+", row["id"]):
+        return "id", f"expected a lower-case slug [a-z0-9_], got '{row['id']}'"
+    want = "YYYY-MM-DD" if row["date_precision"] == "day" else "YYYY-MM"
+    if len(row["date"]) != len(want):
+        return "date", f"expected {want} for date_precision {row['date_precision']}, got '{row['date']}'"
+    if (row["votes_for"] is None) != (row["votes_against"] is None):
+        return "votes_against", "expected votes_for and votes_against both given or both empty"
+    return None
+
+
 FILES: dict[str, FileSpec] = {
     "opinion": FileSpec(
         "opinion.csv",
@@ -223,6 +253,7 @@ FILES: dict[str, FileSpec] = {
         key=("pollster", "respondents", "target", "measure", "year"),
         order="year",
         series=("pollster", "respondents", "target", "measure"),
+        check=_opinion_rule,
     ),
     "trade_shares": FileSpec(
         "trade_shares.csv",
@@ -238,6 +269,7 @@ FILES: dict[str, FileSpec] = {
         key=("reporter", "partner", "period_type", "period"),
         order="period",
         series=("reporter", "partner", "period_type"),
+        check=_trade_rule,
     ),
     "defence_spending": FileSpec(
         "defence_spending.csv",
@@ -270,6 +302,7 @@ FILES: dict[str, FileSpec] = {
         order="date",
         series=(),
         strict_order=False,   # several decisions may fall on one day
+        check=_decision_rule,
     ),
 }
 
@@ -338,7 +371,8 @@ def _load(name: str, directory: str | Path | None) -> pd.DataFrame:
                 out[col.name] = col.parse(cell)
             except ValueError as exc:
                 raise ObservedDataError(label, line, col.name, f"{exc}, got '{cell}'") from None
-        _check_row(spec, label, line, out)
+        if spec.check is not None and (broken := spec.check(out)) is not None:
+            raise ObservedDataError(label, line, *broken)
         key = tuple(out[k] for k in spec.key)
         if key in seen:
             shown = ", ".join(f"{k}={v}" for k, v in zip(spec.key, key, strict=True))
@@ -365,37 +399,6 @@ def _sort_key(value: Any) -> Any:
     if isinstance(value, str):
         return (value + "-01-01")[:10] if len(value) == 4 else (value + "-01")[:10]
     return value
-
-
-def _check_row(spec: FileSpec, label: str, line: int, row: dict[str, Any]) -> None:
-    """Cross-column rules that a single-cell parser cannot see."""
-    if spec.filename == "opinion.csv":
-        lo, hi = OPINION_UNITS[row["unit"]]
-        if not lo <= row["value"] <= hi:
-            raise ObservedDataError(label, line, "value",
-                                    f"expected a number in [{lo:g}, {hi:g}] for unit {row['unit']}, "
-                                    f"got '{row['value']:g}'")
-        if row["respondents"] == row["target"]:
-            raise ObservedDataError(label, line, "target", "expected a country other than the respondents', "
-                                    f"got '{row['target']}'")
-    if spec.filename == "trade_shares.csv":
-        want = 4 if row["period_type"] == "year" else 7
-        if len(row["period"]) != want:
-            raise ObservedDataError(label, line, "period", f"expected {'YYYY' if want == 4 else 'YYYY-MM'} "
-                                    f"for period_type {row['period_type']}, got '{row['period']}'")
-        if row["reporter"] == row["partner"]:
-            raise ObservedDataError(label, line, "partner", f"expected a partner other than the reporter, "
-                                    f"got '{row['partner']}'")
-    if spec.filename == "decisions.csv":
-        if not re.fullmatch(r"[a-z0-9_]+", row["id"]):
-            raise ObservedDataError(label, line, "id", f"expected a lower-case slug [a-z0-9_], got '{row['id']}'")
-        want = 10 if row["date_precision"] == "day" else 7
-        if len(row["date"]) != want:
-            raise ObservedDataError(label, line, "date", f"expected {'YYYY-MM-DD' if want == 10 else 'YYYY-MM'} "
-                                    f"for date_precision {row['date_precision']}, got '{row['date']}'")
-        if (row["votes_for"] is None) != (row["votes_against"] is None):
-            raise ObservedDataError(label, line, "votes_against",
-                                    "expected votes_for and votes_against both given or both empty")
 
 
 def _frame(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
