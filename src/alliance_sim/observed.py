@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as _dt
+import io
 import re
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -319,13 +320,18 @@ def _read_rows(path: Path, spec: FileSpec) -> list[tuple[int, dict[str, str]]]:
         raise ObservedDataError(path, None, None, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ObservedDataError(path, None, None, f"cannot read as UTF-8 text ({exc})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[tuple[int, list[str]]] = []
+    start = 1                 # the line a record starts on (a quoted cell may span lines)
     try:
-        records = list(csv.reader(text.splitlines()))
+        for record in reader:
+            records.append((start, record))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise ObservedDataError(path, None, None, f"not valid CSV ({exc})") from None
+        raise ObservedDataError(path, reader.line_num, None, f"expected valid CSV, got {exc}") from None
     if not records:
         raise ObservedDataError(path, 1, None, f"expected a header row {','.join(spec.names)}, got an empty file")
-    header = [h.strip() for h in records[0]]
+    header = [h.strip() for h in records[0][1]]
     missing = [c for c in spec.names if c not in header]
     if missing:
         raise ObservedDataError(path, 1, missing[0], f"expected the column in the header "
@@ -338,7 +344,7 @@ def _read_rows(path: Path, spec: FileSpec) -> list[tuple[int, dict[str, str]]]:
         dup = next(h for h in header if header.count(h) > 1)
         raise ObservedDataError(path, 1, dup, "expected each column once, got it twice")
     rows = []
-    for line, record in enumerate(records[1:], start=2):
+    for line, record in records[1:]:
         if not record or all(not cell.strip() for cell in record):
             continue
         if len(record) != len(header):
@@ -353,7 +359,7 @@ def _read_rows(path: Path, spec: FileSpec) -> list[tuple[int, dict[str, str]]]:
 def _load(name: str, directory: str | Path | None) -> pd.DataFrame:
     spec = FILES[name]
     path = Path(directory) / spec.filename if directory is not None else observed_dir() / spec.filename
-    label = spec.filename if directory is None else str(path)
+    label = str(path)
     rows = _read_rows(path, spec)
     parsed: list[dict[str, Any]] = []
     seen: dict[tuple, int] = {}
