@@ -106,9 +106,14 @@ def test_anchored_facts_match_the_record(data):
     assert kr_us[2020] == 59 and kr_us[2022] == 89
     jp_us = observed.opinion_series("pew", "JPN", "USA")
     assert jp_us[2020] == 41 and jp_us[2019] == 68
+    assert kr_us[2024] == 77 and kr_us[2025] < kr_us[2024]   # Trump's return: 16 points down
     kr_cn = observed.opinion_series("pew", "KOR", "CHN", "unfavourable")
     assert kr_cn[2015] < 50 < kr_cn[2017]          # the THAAD retaliation turned Korean opinion
     assert kr_cn.loc[2020:].min() >= 70            # 'around 70 %' and above since 2020
+    jp_kr = observed.opinion_series("cabinet_office_japan", "JPN", "KOR", "affinity")
+    assert jp_kr.idxmin() == 2019                  # the export-control and GSOMIA year
+    co_us = observed.opinion_series("cabinet_office_japan", "JPN", "USA", "affinity")
+    assert co_us[2025] < co_us[2024]
 
     t = data["trade_shares"].set_index(["reporter", "partner", "period_type", "period"])["share"]
     assert t[("KOR", "CHN", "year", "2018")] == pytest.approx(0.268)
