@@ -160,11 +160,34 @@ def progress_bar(description: str = "simulating", *, enabled: bool | None = None
     if not enabled:
         yield lambda done, total: None
         return
+    import threading
+
     t0 = time.perf_counter()
-    state: dict[str, Any] = {"progress": None, "task": None}
+    state: dict[str, Any] = {"progress": None, "task": None, "status": None}
+    lock = threading.Lock()
+
+    def waiting() -> None:
+        """No progress after ``delay``: say why the start is slow (numba compiles the step on a first run)."""
+        with lock:
+            if state["progress"] is None and state["status"] is None:
+                state["status"] = console.status(f"[bold]{description}[/]: starting (the first run on a machine "
+                                                 "compiles the model's step: about a minute, then cached)")
+                state["status"].start()
+
+    timer = threading.Timer(delay, waiting)
+    timer.daemon = True
+    timer.start()
+
+    def stop_status() -> None:
+        timer.cancel()
+        with lock:
+            if state["status"] is not None:
+                state["status"].stop()
+                state["status"] = None
 
     def update(done: int, total: int) -> None:
         if state["progress"] is None:
+            stop_status()
             if time.perf_counter() - t0 < delay or done >= total:
                 return
             prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=30), TaskProgressColumn(),
@@ -179,6 +202,7 @@ def progress_bar(description: str = "simulating", *, enabled: bool | None = None
     try:
         yield update
     finally:
+        stop_status()
         if state["progress"] is not None:
             state["progress"].stop()
 
