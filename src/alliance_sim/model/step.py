@@ -30,7 +30,7 @@ import numba
 import numpy as np
 
 from alliance_sim.model import fastmath, rng
-from alliance_sim.model.layout import VEC, F
+from alliance_sim.model.layout import LANES, VEC, F
 from alliance_sim.model.rng import _GOLDEN, mix64, uniform_from_key
 
 # ---------------------------------------------------------------------------------------------- constants
@@ -343,7 +343,7 @@ def tie_drivers(Z, Ly, sz, P, V, st, out, threat_row):
     """D_ij of every lane into ``out`` (n·n, lanes): the sum of all mechanism terms acting on each tie
     (symmetric, logit units).  ``threat_row`` is where the allies' total threat is read."""
     n, A, S = sz.n, sz.A, sz.S
-    L = Z.shape[1]
+    L = LANES  # a compile-time constant: the lane loops unroll and vectorise
     on = st.on
     ai, pat, ch = st.ai, st.pat, st.ch
     T = Ly.ties
@@ -404,7 +404,7 @@ def cohesion(Z, T, n, pairs, m):
 def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
     """Start-month state of every lane; ties start at the equilibrium of the start-month forces."""
     n, A, S, K, N = sz.n, sz.A, sz.S, sz.K, sz.N
-    L = Z.shape[1]
+    L = LANES  # a compile-time constant: the lane loops unroll and vectorise
     T = Ly.ties
     drv = np.empty((n * n, L))
     for q in range(Z.shape[0]):
@@ -495,7 +495,7 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
 @phase
 def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
     """The patron's choice per ally: hold / escalate / relieve / raise_demand (scripted mode: hold)."""
-    A, L = sz.A, Z.shape[1]
+    A, L = sz.A, LANES
     U = np.empty((4, L))
     for a in range(A):
         if not st.patron_behavioural:
@@ -522,7 +522,7 @@ def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
 @phase
 def decide_ally(Z, Ly, sz, P, V, Dr, st, t, a):
     """Ally a's choice: hold / concede / hedge / retaliate / play its bargaining chip."""
-    A, L = sz.A, Z.shape[1]
+    A, L = sz.A, LANES
     U = np.empty((5, L))
     chip_ok0 = st.chip[a] and t >= st.chip_from[a]
     i = st.ai[a]
@@ -546,7 +546,7 @@ def decide_ally(Z, Ly, sz, P, V, Dr, st, t, a):
 @phase
 def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
     """The challenger's choice per ally: none / induce / coerce; scripted events force one."""
-    A, L = sz.A, Z.shape[1]
+    A, L = sz.A, LANES
     U = np.empty((3, L))
     for a in range(A):
         row = Ly.china_choice + a
@@ -573,7 +573,7 @@ def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
 @phase
 def decide_adversary(Z, Ly, sz, P, Dr, t, d):
     """Adversary d's choice: restrain / provoke (provoke when the alliance looks divided)."""
-    L = Z.shape[1]
+    L = LANES  # a compile-time constant: the lane loops unroll and vectorise
     U = np.empty((2, L))
     for m in range(L):
         U[0, m] = 0.0
@@ -601,7 +601,7 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
     interleaves or vectorises them where one replicate's chain of dependent operations would stall."""
     n, A, S, K, D, N = sz.n, sz.A, sz.S, sz.K, sz.D, sz.N
     G = st.mix.shape[0]
-    L = Z.shape[1]
+    L = LANES  # a compile-time constant: the lane loops unroll and vectorise
     on = st.on
     ai, pat, ch, src_ch = st.ai, st.pat, st.ch, st.src_ch
     T = Ly.ties
