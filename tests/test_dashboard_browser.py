@@ -58,7 +58,8 @@ def _free_port() -> int:
 def server():
     port = _free_port()
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    log = open(SHOTS.parent / "dashboard-server.log" if SHOTS.parent.is_dir() else os.devnull, "w")  # noqa: SIM115
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS / "server.log", "w")  # noqa: SIM115  (closed after the server stops)
     proc = subprocess.Popen([sys.executable, "-m", "alliance_sim.cli", "dashboard", "tariff_shock_2025",
                              "--port", str(port), "--host", "127.0.0.1"], env=env, cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -153,8 +154,9 @@ def test_dashboard_in_chromium(server, browser):
     assert a.chart() != first
     assert "month 6 of 24" in a.status()
     assert "What the agents decided in" in a.page.inner_text(".decision-log")
-    print(f"\nbrowser: one step of 1,000 replicates, click to new chart: median {statistics.median(times) * 1000:.0f} ms,"
-          f" max {max(times) * 1000:.0f} ms over {len(times)} steps ({', '.join(f'{t * 1000:.0f}' for t in times)} ms)")
+    ms = [round(t * 1000) for t in times]
+    print(f"\nbrowser: one step of 1,000 replicates, click to new chart: median {statistics.median(ms):.0f} ms, "
+          f"max {max(ms)} ms over {len(ms)} steps ({', '.join(map(str, ms))} ms)")
     a.shot("2-six-steps")
 
     # A slider: +10 pp tariff on Korea replays the six months with it, so the curves change

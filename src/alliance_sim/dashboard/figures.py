@@ -15,7 +15,7 @@ import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Circle, Patch
 from matplotlib.ticker import PercentFormatter
 
 from alliance_sim.plots import (
@@ -30,6 +30,7 @@ from alliance_sim.plots import (
 COHESION_COLOR = "#5a4e8c"  # plots.plot_cohesion's
 POSITIVE_TIE = "#2166ac"  # the blue and red ends of plots.plot_ties' RdBu map
 NEGATIVE_TIE = "#b2182b"
+NODE_RADIUS = 0.19  # data units of the network chart
 
 
 def _month_axis(ax, labels: list[str]) -> None:
@@ -210,31 +211,36 @@ class Network(BlitChart):
                    Line2D([], [], color=NEGATIVE_TIE, lw=3, ls=(0, (3, 1.5)))], ["positive tie", "negative tie"],
                   loc="lower center", ncols=2, fontsize=8, frameon=False,
                   bbox_to_anchor=(0.5, -0.06))
-        self.title = ax.set_title(" ", fontsize=11, fontweight="bold")
+        ax.set_title(" ", fontsize=11, fontweight="bold")  # room for the month's title
+        for k, code in enumerate(self.actors):  # nodes are static; edges stop at their rim
+            color = ally_color(code, 0) if code in c.allies else "#444444"
+            ax.add_patch(Circle(self.pos[k], NODE_RADIUS, facecolor="white", edgecolor=color, linewidth=2.5,
+                                zorder=4))
+            ax.text(*self.pos[k], code, ha="center", va="center", fontsize=9, fontweight="bold", color=color,
+                    zorder=5)
 
     def png(self) -> bytes:
         session = self.session
-        c = session.model.compiled
         ties = session.history[-1].ties_median
         ax, pos, actors = self.ax, self.pos, self.actors
         self._clear()
         n = len(actors)
+        # labels at the middle of each edge, except with an even number of actors, where diagonals
+        # cross at their middles: there a bit off the middle
+        frac = 0.5 if n % 2 else 0.38
         for i in range(n):
             for j in range(i + 1, n):
                 w = float(ties[i, j])
                 if not np.isfinite(w) or abs(w) < 0.02:
                     continue
-                self._add(ax.plot(*pos[[i, j]].T, color=POSITIVE_TIE if w > 0 else NEGATIVE_TIE, lw=0.5 + 7 * abs(w),
-                                  alpha=0.75, solid_capstyle="round", zorder=1, ls="-" if w > 0 else (0, (3, 1.5)),
+                d = (pos[j] - pos[i]) / np.linalg.norm(pos[j] - pos[i])
+                ends = np.array([pos[i] + NODE_RADIUS * d, pos[j] - NODE_RADIUS * d])  # stop at the nodes
+                self._add(ax.plot(*ends.T, color=POSITIVE_TIE if w > 0 else NEGATIVE_TIE, lw=0.5 + 7 * abs(w),
+                                  alpha=0.75, solid_capstyle="butt", zorder=1, ls="-" if w > 0 else (0, (3, 1.5)),
                                   gid=f"tie_{actors[i]}-{actors[j]}")[0])
-                mid = 0.62 * pos[i] + 0.38 * pos[j]  # off the middle: crossing edges keep apart
-                self._add(ax.text(*mid, f"{w:+.2f}", fontsize=8, ha="center", va="center", zorder=3,
-                                  bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8}))
-        for k, code in enumerate(actors):  # nodes over the edges, so they are redrawn too
-            color = ally_color(code, 0) if code in c.allies else "#444444"
-            self._add(ax.scatter(*pos[k], s=900, color="white", edgecolor=color, linewidth=2.5, zorder=4))
-            self._add(ax.text(*pos[k], code, ha="center", va="center", fontsize=9, fontweight="bold", color=color,
-                              zorder=5))
+                at = (1 - frac) * pos[i] + frac * pos[j]
+                self._add(ax.text(*at, f"{w:+.2f}", fontsize=8.5, ha="center", va="center", zorder=3,
+                                  color="#222222", fontweight="bold"))
         self._add(ax.text(0.5, 1.0, f"Ties, {month_tick_label(session.month_label())} (median)",
                           transform=ax.transAxes, ha="center", va="bottom", fontsize=11, fontweight="bold"))
         return super().png()

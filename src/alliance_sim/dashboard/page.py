@@ -6,6 +6,7 @@ global), so visitors never share a model.
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 
@@ -25,9 +26,15 @@ def start_scenario() -> str:
     return os.environ.get(SCENARIO_ENV) or DEFAULT_SCENARIO
 
 
+@functools.cache
+def shipped() -> dict[str, str]:
+    """Shipped scenario -> one-line purpose (read once: parsing every file on each render is slow)."""
+    return dict(list_scenarios())
+
+
 def scenario_choices(current: str) -> list[str]:
     """The shipped scenarios, plus the one given on the command line if it is a file."""
-    names = [name for name, _ in list_scenarios()]
+    names = list(shipped())
     return names if current in names else [current, *names]
 
 
@@ -50,9 +57,10 @@ def Slider(kind, css_class: str, **kwargs):
 
 
 @solara.component
-def Controls(session: Session, name: str, version: int, refresh, on_scenario):
-    """The settings; ``version`` is passed so the captions re-render when the session changes (reacton
-    compares callbacks by code, so new closures alone do not trigger it)."""
+def Controls(session: Session, name: str, generation: int, refresh, on_scenario):
+    """The settings.  ``generation`` (the session's, new with every change of settings) is passed so the
+    captions re-render then and only then: reacton compares callbacks by code, so new closures alone
+    do not re-render it, and a Step need not."""
     st = session.settings
     params = session.scenario.params
     with solara.Card("Scenario", margin=0, elevation=1):
@@ -128,7 +136,7 @@ def Controls(session: Session, name: str, version: int, refresh, on_scenario):
 
 
 def _describe(name: str) -> str:
-    return dict(list_scenarios()).get(name, "a scenario file")
+    return shipped().get(name, "a scenario file")
 
 
 @solara.component
@@ -161,7 +169,7 @@ def Page():
     with solara.Row(style={"align-items": "flex-start", "flex-wrap": "nowrap"}, gap="12px"):
         with solara.Column(style={"flex": "0 0 330px", "max-height": "100vh", "overflow-y": "auto"},
                            classes=["controls"]):
-            Controls(session, name, version, refresh, on_scenario)
+            Controls(session, name, session.generation, refresh, on_scenario)
         with solara.Column(style={"flex": "1 1 auto", "min-width": "0"}):
             with solara.Row(style={"align-items": "center"}):
                 solara.Button("Step one month", on_click=lambda: step(1), color="primary",

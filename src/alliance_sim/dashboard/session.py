@@ -63,7 +63,7 @@ def apply_settings(params: Parameters, settings: Settings) -> Parameters:
         in_force = float(base.country_rate[0, a])
         tariffs.insert(0, TariffStep(month=start, target=ally, rate=float(np.clip(in_force + extra, 0.0, 2.0)))
                        .model_dump(mode="python"))
-    raw["tariffs"] = sorted(tariffs, key=lambda s: _month_key(s["month"]))
+    raw["tariffs"] = tariffs  # the compiler orders steps by month (stably: the one added at the start first)
     for name, factor in settings.threat_scale.items():
         proc = raw["threats"][name]
         proc["rate_per_month"] = min(50.0, proc["rate_per_month"] * float(factor))
@@ -79,11 +79,6 @@ def apply_settings(params: Parameters, settings: Settings) -> Parameters:
     if settings.seed is not None:
         raw["simulation"]["seed"] = int(settings.seed)
     return Parameters.model_validate(raw)
-
-
-def _month_key(month: str) -> tuple[int, int]:
-    year, mon = str(month).split("-")
-    return int(year), int(mon)
 
 
 @dataclass
