@@ -155,7 +155,9 @@ def _event_key(fig: Figure, ds: xr.Dataset, prefix: str = "") -> None:
     key = event_key(ds)
     if key:
         key = prefix + key
-        fig.supxlabel(escape_mathtext(_wrap(key, 150)), fontsize=9, color="#333333")
+        # ~13 characters of 9-pt text per inch: wrap to the figure's width so no line is cut off
+        width = max(60, int(fig.get_figwidth() * 13))
+        fig.supxlabel(escape_mathtext(_wrap(key, width)), fontsize=9, color="#333333")
 
 
 def _wrap(text: str, width: int) -> str:

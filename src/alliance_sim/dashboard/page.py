@@ -20,6 +20,8 @@ from alliance_sim.scenario import list_scenarios, load_scenario
 SCENARIO_ENV = "ALLIANCE_DASHBOARD_SCENARIO"  # set by `alliance dashboard SCENARIO`
 DEFAULT_SCENARIO = "tariff_shock_2025"
 DEFAULT_REPLICATES = 1000
+THREAT_NAMES = {"nk_provocations": "North Korean provocations", "china_grey_zone": "Chinese grey-zone activity",
+                "russia_nk_cooperation": "Russia–North Korea cooperation"}
 
 
 def start_scenario() -> str:
@@ -96,7 +98,7 @@ def Controls(session: Session, name: str, generation: int, refresh, on_scenario)
     with solara.Card("Threats", margin=0, elevation=1):
         for proc_name, proc in params.threats.items():
             k = st.threat_scale.get(proc_name, 1.0)
-            Labelled(f"{proc_name.replace('_', ' ').capitalize()} ({actor_name(proc.source)})",
+            Labelled(THREAT_NAMES.get(proc_name, proc_name.replace("_", " ")),
                      f"×{k:.2f} → {proc.rate_per_month * k:.2f} events / month")
 
             def set_threat(v, proc_name=proc_name):
@@ -170,7 +172,10 @@ def Page():
         with solara.Column(style={"flex": "0 0 330px", "max-height": "100vh", "overflow-y": "auto"},
                            classes=["controls"]):
             Controls(session, name, session.generation, refresh, on_scenario)
-        with solara.Column(style={"flex": "1 1 auto", "min-width": "0"}):
+        with solara.Column(style={"flex": "1 1 auto", "min-width": "0", "padding-top": "8px"}):
+            Html("<b>alliance-sim</b>: will Japan and South Korea stay with Washington? "
+                 f"{html.escape(session.scenario.name)}, {session.model.state.replicates:,} simulated worlds",
+                 style="font-size: 18px")
             with solara.Row(style={"align-items": "center"}):
                 solara.Button("Step one month", on_click=lambda: step(1), color="primary",
                               disabled=session.finished, classes=["step-button"])
@@ -187,9 +192,10 @@ def Page():
                     solara.Image(images[1], width="100%")
             with solara.Row(style={"align-items": "flex-start"}):
                 with solara.Column(style={"flex": "1 1 360px"}, classes=["event-list"]):
+                    events = figures.event_key(session)
                     Html("<b>Dated events</b> (numbered on the charts)"
-                         + _list([f"{n}. {when}: {what}" for n, when, what in figures.event_key(session)]
-                                 or ["none within the horizon"], ordered=False))
+                         + (_list([f"{when}: {what}" for _, when, what in events], ordered=True) if events
+                            else "<p>none within the horizon</p>"))
                 with solara.Column(style={"flex": "2 1 520px"}, classes=["decision-log"]):
                     if session.log:
                         decided = figures.month_tick_label(session.month_label(session.month - 1))
@@ -201,8 +207,9 @@ def Page():
 
 
 def _list(items: list[str], ordered: bool = False) -> str:
-    style = ' style="list-style: none; padding-left: 4px"' if not ordered else ""
-    return f"<ul{style}>" + "".join(f"<li>{html.escape(x)}</li>" for x in items) + "</ul>"
+    tag = "ol" if ordered else "ul"
+    return (f'<{tag} style="padding-left: 20px; margin-top: 4px">'
+            + "".join(f'<li style="margin-bottom: 3px">{html.escape(x)}</li>' for x in items) + f"</{tag}>")
 
 
 @solara.component
