@@ -385,6 +385,10 @@ def plot_decisions(ds: xr.Dataset) -> Figure:
                 handles, names = ax.get_legend_handles_labels()
                 ax.legend(handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.02, 1.0),
                           frameon=False, fontsize=9)
+    for c in range(ncols):  # month labels under the lowest panel of each column (sharex hides the others)
+        shown = [axes[r][c] for r in range(len(rows)) if axes[r][c].get_visible()]
+        if shown:
+            shown[-1].tick_params(labelbottom=True)
     _event_key(fig, ds)
     fig.suptitle(title_of(ds, "decisions (share of runs; the rest hold)"), fontsize=13, fontweight="bold")
     return fig
