@@ -69,6 +69,11 @@ def event_key(session) -> list[tuple[int, str, str]]:
             for n, k in enumerate(sorted(by_month), start=1)]
 
 
+def _band(x, lo, hi) -> np.ndarray:
+    """The polygon of a band between two curves (what fill_between draws)."""
+    return np.r_[np.c_[x, lo], np.c_[x[::-1], hi[::-1]]]
+
+
 class BlitChart:
     """A figure whose axes, ticks, labels and event lines are drawn once; each update redraws only
     the data artists over that background and encodes the pixels as PNG.
@@ -83,18 +88,14 @@ class BlitChart:
         self.background = None
 
     def _background(self) -> None:
+        visible = [a.get_visible() for a in self.dynamic]
         for a in self.dynamic:
             a.set_visible(False)
         self.canvas.draw()
         self.fig.set_layout_engine("none")  # freeze the layout found by the first draw
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
-        for a in self.dynamic:
-            a.set_visible(True)
-
-    def _clear(self) -> None:
-        for a in self.dynamic:
-            a.remove()
-        self.dynamic = []
+        for a, shown in zip(self.dynamic, visible, strict=True):
+            a.set_visible(shown)
 
     def _add(self, artist):
         artist.set_animated(True)
@@ -155,6 +156,23 @@ class Overview(BlitChart):
         fig.suptitle(escape_mathtext(f"{session.scenario.name} — {session.model.state.replicates:,} replicates, "
                                      f"seed {session.params.simulation.seed}"), fontsize=12, fontweight="bold")
         self.limits = (None, None)
+        # the data artists, made once and given new data at each update (cheaper than new artists)
+        self.ally_artists = []
+        for i, (ax, ally) in enumerate(zip(self.fans, allies, strict=True)):
+            color = ally_color(ally, i)
+            self.ally_artists.append((
+                self._add(ax.fill_between([0], [0], [0], color=color, alpha=0.15, lw=0)),
+                self._add(ax.fill_between([0], [0], [0], color=color, alpha=0.35, lw=0)),
+                self._add(ax.plot([], [], color=color, lw=2.2, gid=f"median_{ally}")[0]),
+                self._add(self.crossing.plot([], [], color=color, lw=2.2)[0]),
+                self._add(self.crossing.annotate("", (0, 0), xytext=(4, 0), textcoords="offset points", va="center",
+                                                 fontsize=9, color=color, fontweight="bold", annotation_clip=False)),
+            ))
+        self.cohesion_artists = (
+            self._add(self.cohesion.fill_between([0], [0], [0], color=COHESION_COLOR, alpha=0.15, lw=0)),
+            self._add(self.cohesion.fill_between([0], [0], [0], color=COHESION_COLOR, alpha=0.35, lw=0)),
+            self._add(self.cohesion.plot([], [], color=COHESION_COLOR, lw=2.2, gid="cohesion_median")[0]),
+        )
 
     def png(self) -> bytes:
         session = self.session
@@ -172,20 +190,18 @@ class Overview(BlitChart):
             self.limits = (p_top, c_low)
             self.crossing.set_ylim(0, p_top)
             self.cohesion.set_ylim(c_low, 1)
-        self._clear()
-        for i, (ax, ally) in enumerate(zip(self.fans, allies, strict=True)):
-            color = ally_color(ally, i)
-            self._add(ax.fill_between(x, q[:, 0, i], q[:, 4, i], color=color, alpha=0.15, lw=0))
-            self._add(ax.fill_between(x, q[:, 1, i], q[:, 3, i], color=color, alpha=0.35, lw=0))
-            self._add(ax.plot(x, q[:, 2, i], color=color, lw=2.2, gid=f"median_{ally}")[0])
-            color = ally_color(ally, i)
-            self._add(self.crossing.plot(x, crossed[:, i], color=color, lw=2.2)[0])
-            self._add(self.crossing.annotate(f"{crossed[-1, i]:.0%}", (x[-1], crossed[-1, i]), xytext=(4, 0),
-                                             textcoords="offset points", va="center", fontsize=9, color=color,
-                                             fontweight="bold"))
-        self._add(self.cohesion.fill_between(x, cq[:, 0], cq[:, 4], color=COHESION_COLOR, alpha=0.15, lw=0))
-        self._add(self.cohesion.fill_between(x, cq[:, 1], cq[:, 3], color=COHESION_COLOR, alpha=0.35, lw=0))
-        self._add(self.cohesion.plot(x, cq[:, 2], color=COHESION_COLOR, lw=2.2, gid="cohesion_median")[0])
+        for i in range(len(allies)):
+            outer, inner, median, p_line, p_label = self.ally_artists[i]
+            outer.set_verts([_band(x, q[:, 0, i], q[:, 4, i])])
+            inner.set_verts([_band(x, q[:, 1, i], q[:, 3, i])])
+            median.set_data(x, q[:, 2, i])
+            p_line.set_data(x, crossed[:, i])
+            p_label.set_text(f"{crossed[-1, i]:.0%}")
+            p_label.xy = (x[-1], crossed[-1, i])
+        outer, inner, median = self.cohesion_artists
+        outer.set_verts([_band(x, cq[:, 0], cq[:, 4])])
+        inner.set_verts([_band(x, cq[:, 1], cq[:, 3])])
+        median.set_data(x, cq[:, 2])
         return super().png(stale_background=stale)
 
 
@@ -212,6 +228,24 @@ class Network(BlitChart):
                   loc="lower center", ncols=2, fontsize=8, frameon=False,
                   bbox_to_anchor=(0.5, -0.06))
         ax.set_title(" ", fontsize=11, fontweight="bold")  # room for the month's title
+        n = len(self.actors)
+        # labels at the middle of each edge, except with an even number of actors, where diagonals
+        # cross at their middles: there a bit off the middle
+        frac = 0.5 if n % 2 else 0.38
+        pos = self.pos
+        self.edges = {}
+        for i in range(n):
+            for j in range(i + 1, n):
+                d = (pos[j] - pos[i]) / np.linalg.norm(pos[j] - pos[i])
+                ends = np.array([pos[i] + NODE_RADIUS * d, pos[j] - NODE_RADIUS * d])  # stop at the nodes
+                edge = self._add(ax.plot(*ends.T, alpha=0.75, solid_capstyle="butt", zorder=1,
+                                         gid=f"tie_{self.actors[i]}-{self.actors[j]}")[0])
+                at = (1 - frac) * pos[i] + frac * pos[j]
+                label = self._add(ax.text(*at, "", fontsize=8.5, ha="center", va="center", zorder=3,
+                                          color="#222222", fontweight="bold"))
+                self.edges[i, j] = (edge, label)
+        self.month_title = self._add(ax.text(0.5, 1.0, "", transform=ax.transAxes, ha="center", va="bottom",
+                                             fontsize=11, fontweight="bold"))
         for k, code in enumerate(self.actors):  # nodes are static; edges stop at their rim
             color = ally_color(code, 0) if code in c.allies else "#444444"
             ax.add_patch(Circle(self.pos[k], NODE_RADIUS, facecolor="white", edgecolor=color, linewidth=2.5,
@@ -222,25 +256,15 @@ class Network(BlitChart):
     def png(self) -> bytes:
         session = self.session
         ties = session.history[-1].ties_median
-        ax, pos, actors = self.ax, self.pos, self.actors
-        self._clear()
-        n = len(actors)
-        # labels at the middle of each edge, except with an even number of actors, where diagonals
-        # cross at their middles: there a bit off the middle
-        frac = 0.5 if n % 2 else 0.38
-        for i in range(n):
-            for j in range(i + 1, n):
-                w = float(ties[i, j])
-                if not np.isfinite(w) or abs(w) < 0.02:
-                    continue
-                d = (pos[j] - pos[i]) / np.linalg.norm(pos[j] - pos[i])
-                ends = np.array([pos[i] + NODE_RADIUS * d, pos[j] - NODE_RADIUS * d])  # stop at the nodes
-                self._add(ax.plot(*ends.T, color=POSITIVE_TIE if w > 0 else NEGATIVE_TIE, lw=0.5 + 7 * abs(w),
-                                  alpha=0.75, solid_capstyle="butt", zorder=1, ls="-" if w > 0 else (0, (3, 1.5)),
-                                  gid=f"tie_{actors[i]}-{actors[j]}")[0])
-                at = (1 - frac) * pos[i] + frac * pos[j]
-                self._add(ax.text(*at, f"{w:+.2f}", fontsize=8.5, ha="center", va="center", zorder=3,
-                                  color="#222222", fontweight="bold"))
-        self._add(ax.text(0.5, 1.0, f"Ties, {month_tick_label(session.month_label())} (median)",
-                          transform=ax.transAxes, ha="center", va="bottom", fontsize=11, fontweight="bold"))
+        for (i, j), (edge, label) in self.edges.items():
+            w = float(ties[i, j])
+            shown = bool(np.isfinite(w) and abs(w) >= 0.02)
+            edge.set_visible(shown)
+            label.set_visible(shown)
+            if shown:
+                edge.set_color(POSITIVE_TIE if w > 0 else NEGATIVE_TIE)
+                edge.set_linewidth(0.5 + 7 * abs(w))
+                edge.set_linestyle("-" if w > 0 else (0, (3, 1.5)))
+                label.set_text(f"{w:+.2f}")
+        self.month_title.set_text(f"Ties, {month_tick_label(session.month_label())} (median)")
         return super().png()
