@@ -135,7 +135,8 @@ def scenarios(draw):
 
 
 def check_state(model):
-    s, c = model.state, model.compiled
+    s, c = model.state.copy(), model.compiled
+    assert len(vars(s)) > 40  # every state variable of layout.STATE is checked, not an empty view
     for name, value in vars(s).items():
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             assert np.isfinite(value).all(), f"{name} has NaN/inf at month {s.month}"

@@ -1,7 +1,7 @@
-"""Differential test: the vectorized engine against the plain-Mesa reference model, replicate by replicate.
+"""Differential test: the compiled step against the plain-Mesa reference model, replicate by replicate.
 
 The reference (alliance_sim.reference) restates every rule in scalar Python without calling the
-engine or the mechanisms, and takes the same counter-based draws as replicate r of the engine.  Any
+compiled step, and takes the same counter-based draws as replicate r of the ensemble.  Any
 divergence of a recorded variable beyond rounding, or of a single decision, means one of the two
 implements a rule differently.
 """
@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 from builders import with_north_korea
 
-from alliance_sim.model.compiled import ADVERSARY_OPTIONS, ALLY_OPTIONS, CHINA_OPTIONS, US_OPTIONS
+from alliance_sim.model.compiled import (
+    ADVERSARY_OPTIONS,
+    ALLY_OPTIONS,
+    CHINA_OPTIONS,
+    US_OPTIONS,
+    compile_parameters,
+)
 from alliance_sim.model.model import AllianceModel
 from alliance_sim.model.parameters import (
     BargainingChip,
@@ -101,14 +107,26 @@ def scripted_policies_params() -> Parameters:
     return p
 
 
+def retaliation_params() -> Parameters:
+    """Tariffs the allies answer in kind: retaliation (rare under the defaults) happens every few months."""
+    p = _small(Parameters(), 8)
+    p.tariffs = [TariffStep(month="2025-08", target="KOR", rate=0.25), TariffStep(month="2025-08", target="JPN",
+                                                                                  rate=0.25)]
+    p.ally_policy.retaliate_base_utility = 0.5
+    p.us_policy.mode = "transactional"
+    return p
+
+
 SCENARIOS = {f.__name__.removesuffix("_params"): f for f in (
     default_params, aggregate_params, events_params, schedules_params, chip_elections_params,
-    adversary_params, scripted_policies_params)}
+    adversary_params, scripted_policies_params, retaliation_params)}
 
 
-def engine_records(params: Parameters, replicates: int, seed: int, months: int) -> list[dict]:
-    """The engine's per-month state and choices (month 0 = initial state, no choices)."""
-    model = AllianceModel(params, replicate_ids=np.arange(replicates), seed=seed, months=months, collect=False)
+def engine_records(params: Parameters, replicates: int, seed: int, months: int,
+                   switched_off: tuple[str, ...] = ()) -> list[dict]:
+    """The compiled step's per-month state and choices (month 0 = initial state, no choices)."""
+    model = AllianceModel(params, replicate_ids=np.arange(replicates), seed=seed, months=months, collect=False,
+                          switched_off=switched_off)
     out = []
     for t in range(months + 1):
         if t:
@@ -128,13 +146,18 @@ def reference_records(params: Parameters, replicate: int, seed: int, months: int
 
 
 def compare(params: Parameters, replicates: int = REPLICATES, seed: int = SEED, months: int = MONTHS,
-            reference_params: Parameters | None = None) -> tuple[float, int, dict]:
-    """(largest numeric difference, number of differing decisions, counts of each decision taken)."""
-    eng = engine_records(params, replicates, seed, months)
-    c = AllianceModel(params, replicate_ids=np.arange(1), seed=seed, months=months, collect=False).compiled
+            reference_params: Parameters | None = None, switched_off: tuple[str, ...] = (),
+            references: list | None = None) -> tuple[float, int, dict]:
+    """(largest numeric difference, number of differing decisions, counts of each decision taken).
+
+    ``switched_off`` leaves terms out of the compiled step (the mutation test); ``references`` are the
+    reference's records of each replicate, if already computed."""
+    eng = engine_records(params, replicates, seed, months, switched_off)
+    c = compile_parameters(params, months)
     worst, mismatched, taken = 0.0, 0, {}
     for r in range(replicates):
-        ref = reference_records(reference_params or params, r, seed, months)
+        ref = references[r] if references is not None else \
+            reference_records(reference_params or params, r, seed, months)
         assert len(ref) == months + 1
         for t in range(months + 1):
             s, rec = eng[t]["state"], ref[t]
@@ -198,12 +221,12 @@ def test_reference_is_independent_of_the_engine():
 
     import alliance_sim.reference
 
-    forbidden = ("alliance_sim.model.engine", "alliance_sim.model.mechanisms", "alliance_sim.model.model",
-                 "alliance_sim.model.agents")
+    forbidden = ("alliance_sim.model.step", "alliance_sim.model.drivers", "alliance_sim.model.layout",
+                 "alliance_sim.model.state", "alliance_sim.model.model", "alliance_sim.model.agents")
     for path in Path(alliance_sim.reference.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not [n for n in names if n.startswith(forbidden)], f"{path.name} imports {names}"
-    code = "import sys, alliance_sim.reference; sys.exit('alliance_sim.model.engine' in sys.modules)"
+    code = "import sys, alliance_sim.reference; sys.exit('alliance_sim.model.step' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

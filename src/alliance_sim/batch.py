@@ -8,7 +8,6 @@ point, R, seed, months), never on which other points share the task.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -16,8 +15,7 @@ import xarray as xr
 
 from alliance_sim.model.batching import StructureMismatch, compile_batch
 from alliance_sim.model.compiled import compile_parameters
-from alliance_sim.model.fused import run_fused
-from alliance_sim.model.model import AllianceModel
+from alliance_sim.model.drivers import run_trajectories
 from alliance_sim.model.parameters import Parameters
 from alliance_sim.overrides import apply_overrides
 from alliance_sim.summaries import QUANTILES
@@ -35,37 +33,9 @@ OUTCOMES = {
 }
 
 
-# Blocks of aggregate-opinion points (population.size_per_ally = 0) run with the fused numba kernel
-# (model/fused.py), which computes the numpy engine's trajectories up to the last bits of libm results
-# and is ~6x faster in a full Sobol sweep (benchmarks/bench_sweep.py).  Its first compilation takes about a
-# minute and is cached; ALLIANCE_SIM_FUSED=0 selects the numpy engine instead.
-FUSED_DEFAULT = os.environ.get("ALLIANCE_SIM_FUSED", "1").lower() in ("1", "true", "yes")
-
-
-def step_to_horizon(model: AllianceModel, months: int) -> dict[str, np.ndarray]:
-    """Step ``model`` to the horizon; per row: final alignment, cohesion, tariff, allies' threat and
-    reliability, whether alignment ever went below 0 and the lowest cohesion (the keys of ``run_fused``)."""
-    rows = model.state.replicates
-    crossed = np.zeros((rows, model.compiled.n_allies), dtype=bool)
-    min_coh = np.full(rows, np.inf)
-    for _ in range(months):
-        model.step()
-        s = model.state
-        crossed |= s.alignment < 0
-        np.minimum(min_coh, s.cohesion, out=min_coh)
-    s = model.state
-    return {"alignment": s.alignment, "cohesion": s.cohesion, "crossed": crossed, "min_cohesion": min_coh,
-            "tariff": s.tariff, "threat": s.threat[:, model.compiled.ally_idx], "reliability": s.reliability}
-
-
-def _batch_outcomes(model: AllianceModel, months: int, n_points: int) -> dict[str, np.ndarray]:
-    """Step ``model`` (n_points × R rows) to the horizon; reduce each point's rows to outcome arrays."""
-    return _reduce(step_to_horizon(model, months), n_points)
-
-
 def _reduce(final: dict[str, np.ndarray], n_points: int) -> dict[str, np.ndarray]:
     """Each point's outcomes from its rows' final alignment, cohesion, crossed flags, minimum cohesion,
-    tariff, allies' threat and reliability (the keys returned by ``fused.run_fused``)."""
+    tariff, allies' threat and reliability (the keys returned by ``drivers.run_trajectories``)."""
     rows = final["cohesion"].shape[0]
     R = rows // n_points
     q = np.array(QUANTILES)
@@ -87,24 +57,12 @@ def _reduce(final: dict[str, np.ndarray], n_points: int) -> dict[str, np.ndarray
     }
 
 
-def _run_block(params: list[Parameters], replicates: int, seed: int, months: int,
-               fused: bool | None = None) -> dict[str, np.ndarray]:
-    """Outcomes of points that share the model's structure, in one batched ensemble.
-
-    ``fused`` (default ``FUSED_DEFAULT``, from the environment variable ALLIANCE_SIM_FUSED) runs
-    aggregate-opinion blocks with the fused numba kernel; citizens' populations use the numpy engine."""
+def _run_block(params: list[Parameters], replicates: int, seed: int, months: int) -> dict[str, np.ndarray]:
+    """Outcomes of points that share the model's structure: whole trajectories of all their rows in one call
+    of the compiled step's trajectory driver (citizens included)."""
     compiled = compile_batch(params, replicates, months)
     ids = np.tile(np.arange(replicates), len(params))
-    fused = FUSED_DEFAULT if fused is None else fused
-    if fused and all(p.population.size_per_ally == 0 for p in params):
-        try:
-            return _reduce(run_fused(compiled, ids, seed, months), len(params))
-        except NotImplementedError:  # e.g. threat rates in the normal-approximation range
-            pass
-    model = AllianceModel(replicate_ids=ids, seed=seed, collect=False, compiled=compiled)
-    out = _batch_outcomes(model, months, len(params))
-    model.state = None  # the model-agent reference cycle would otherwise keep the state until a GC pass
-    return out
+    return _reduce(run_trajectories(compiled, ids, seed, months), len(params))
 
 
 def run_points(base: Parameters, points: list[dict[str, Any]], replicates: int, seed: int | None = None,

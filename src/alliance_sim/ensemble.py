@@ -20,7 +20,6 @@ from multiprocessing import get_context
 import numpy as np
 
 from alliance_sim.model.compiled import Compiled, compile_parameters
-from alliance_sim.model.mechanisms.domestic import set_kernel_threads
 from alliance_sim.model.model import AllianceModel
 from alliance_sim.model.parameters import Parameters
 from alliance_sim.summaries import DECISIONS, SERIES, SummaryAccumulator, decision_values, series_values
@@ -40,13 +39,8 @@ class ChunkResult:
 
 
 def run_chunk(params: Parameters, start: int, stop: int, seed: int, months: int, keep: int,
-              progress: Progress | None = None, threads: int | None = None) -> ChunkResult:
-    """Run replicates ``start..stop-1`` for ``months`` months; keep trajectories of ids < ``keep``.
-
-    ``threads`` caps the citizens' kernel threads (1 in worker processes, so workers do not oversubscribe).
-    """
-    if threads is not None:
-        set_kernel_threads(threads)
+              progress: Progress | None = None) -> ChunkResult:
+    """Run replicates ``start..stop-1`` for ``months`` months; keep trajectories of ids < ``keep``."""
     model = AllianceModel(params, replicate_ids=np.arange(start, stop), seed=seed, months=months,
                           collect=False)
     c = model.compiled
@@ -76,7 +70,7 @@ def run_chunk(params: Parameters, start: int, stop: int, seed: int, months: int,
     acc.close()
     # Mesa models and their agents reference each other; the cyclic collector may not run for a long
     # time, so drop the (large) state now rather than let finished chunks pile up in memory.
-    model.state = None
+    model.state = model.sim = None
     return ChunkResult(start, stop, acc, kept, traj)
 
 
@@ -154,7 +148,7 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
     if client is not None:
         futures = client.map(run_chunk, [params] * len(bounds), [a for a, _ in bounds],
                              [b for _, b in bounds], [seed] * len(bounds), [T] * len(bounds),
-                             [keep] * len(bounds), [None] * len(bounds), [1] * len(bounds), pure=False)
+                             [keep] * len(bounds), pure=False)
         from dask.distributed import as_completed as dask_completed
 
         for fut in dask_completed(futures, loop=client.loop):
@@ -170,7 +164,7 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
             while todo or running:
                 while todo and len(running) < 2 * n_proc:  # a bounded window keeps memory bounded
                     a, b = todo.pop(0)
-                    running.add(pool.submit(run_chunk, params, a, b, seed, T, keep, None, 1))
+                    running.add(pool.submit(run_chunk, params, a, b, seed, T, keep))
                 done_now, running = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done_now:
                     r = fut.result()

@@ -14,12 +14,13 @@ import types
 import typing
 from dataclasses import dataclass
 
+import numpy as np
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from alliance_sim.model import compiled as _compiled
 from alliance_sim.model import parameters as P
-from alliance_sim.model.mechanisms import threat as _threat
+from alliance_sim.model.compiled import stationary_stock
 
 REGENERATE = ".venv/bin/python -m alliance_sim.parameter_table > docs/parameters.md"
 
@@ -261,9 +262,9 @@ def stationary_threat_table() -> str:
     """Start-month perceived threat implied by the default processes (the equilibrium-start stock)."""
     params = P.Parameters()
     c = _compiled.compile_parameters(params, months=1)
-    stock = _threat.stationary_stock(c.proc_rate[0], c.proc_magnitude, c.proc_weights, c.proc_source,
-                                     len(c.sources), c.retention)
-    total = _threat.perceived_threat(stock)
+    stock = stationary_stock(c.proc_rate[0], c.proc_magnitude, c.proc_weights, c.proc_source, len(c.sources),
+                             c.retention)
+    total = -np.expm1(-stock.sum(axis=-1))  # perceived threat 1 − e^−stock, docs/model.md §7.2
     header = ["actor"] + [f"stock from {s}" for s in c.sources] + ["perceived threat P"]
     rows = [[f"`{a}`"] + [f"{stock[i, k]:.3f}" for k in range(len(c.sources))] + [f"{total[i]:.3f}"]
             for i, a in enumerate(c.actors)]

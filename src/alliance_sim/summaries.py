@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from alliance_sim.model.compiled import ADVERSARY_OPTIONS, ALLY_OPTIONS, CHINA_OPTIONS, US_OPTIONS, Compiled
-from alliance_sim.model.engine import Decisions, EnsembleState
-from alliance_sim.model.mechanisms import trade
+from alliance_sim.model.state import Decisions, EnsembleState
+from alliance_sim.model.step import export_share
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _FIXED = float(2**32)
@@ -78,9 +78,10 @@ def series_values(name: str, c: Compiled, s: EnsembleState) -> np.ndarray:
     if name == "burden_gap":
         return s.gap
     if name == "export_share_us":
-        return trade.us_share(s.exports_us, s.exports_cn, c.share_us0, c.share_cn0)
+        return export_share.py_func(s.exports_us, s.exports_us, s.exports_cn, c.share_us0, c.share_cn0)
     if name == "export_share_china":
-        return trade.china_share(s.exports_us, s.exports_cn, c.share_us0, c.share_cn0)
+        ex_cn = s.exports_cn
+        return export_share.py_func(ex_cn, s.exports_us, ex_cn, c.share_us0, c.share_cn0)
     raise KeyError(name)
 
 

@@ -1,7 +1,8 @@
 """The country agents: Mesa agents whose state is a set of arrays over replicates.
 
-One agent object stands for one country in all R replicates of a chunk; its ``decide`` returns an
-array of choices (one per replicate) computed from the state at month t.  The model then applies all
+One agent object stands for one country in all R replicates of a chunk; its ``decide`` runs the compiled
+decision rule of its role (``model/step.py``) over all replicates and keeps the array of choices (one per
+replicate), computed from the state at month t.  The model then applies all
 choices at once (synchronous update), so the order in which Mesa calls the agents does not matter.
 """
 
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
-
-from alliance_sim.model import engine
 
 
 class CountryAgent(mesa.Agent):
@@ -43,7 +42,7 @@ class PatronAgent(CountryAgent):
 
     def decide(self) -> None:
         m = self.model
-        self.last_decision = engine.decide_patron(m.compiled, m.state, m.state.month)
+        self.last_decision = m.sim.decide_patron()
 
 
 class AllyAgent(CountryAgent):
@@ -62,7 +61,7 @@ class AllyAgent(CountryAgent):
 
     def decide(self) -> None:
         m = self.model
-        self.last_decision = engine.decide_ally(m.compiled, m.state, m.state.month, self.ally_position)
+        self.last_decision = m.sim.decide_ally(self.ally_position)
 
 
 class ChallengerAgent(CountryAgent):
@@ -72,7 +71,7 @@ class ChallengerAgent(CountryAgent):
 
     def decide(self) -> None:
         m = self.model
-        self.last_decision = engine.decide_challenger(m.compiled, m.state, m.state.month)
+        self.last_decision = m.sim.decide_challenger()
 
 
 class AdversaryAgent(CountryAgent):
@@ -87,8 +86,7 @@ class AdversaryAgent(CountryAgent):
 
     def decide(self) -> None:
         m = self.model
-        self.last_decision = engine.decide_adversary(m.compiled, m.state, m.state.month,
-                                                     self.adversary_position)
+        self.last_decision = m.sim.decide_adversary(self.adversary_position)
 
 
 AGENT_CLASSES = {"patron": PatronAgent, "ally": AllyAgent, "challenger": ChallengerAgent,

@@ -1,6 +1,6 @@
 """Parameters turned into arrays indexed by actor, ally, source and month.
 
-The engine's step runs millions of times; it must not walk dictionaries or parse dates.  This module
+The compiled step runs millions of times; it must not walk dictionaries or parse dates.  This module
 does that once per run: actor order, ally indices, month-by-month schedules (tariffs, demands, threat
 rates, scripted events) and the group sensitivities of citizens.
 """
@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 
 from alliance_sim.model.calendar import month_labels, month_offset
-from alliance_sim.model.mechanisms import burden, trade
-from alliance_sim.model.mechanisms.threat import stationary_stock
 from alliance_sim.model.parameters import Parameters
 
 # Citizen groups and how strongly each reacts to each kind of shock (docs/model.md §7.6).
@@ -30,6 +28,18 @@ US_OPTIONS = ("hold", "escalate_tariff", "relieve_tariff", "raise_demand")
 ALLY_OPTIONS = ("hold", "concede", "hedge", "retaliate", "play_chip")
 CHINA_OPTIONS = ("none", "induce", "coerce")
 ADVERSARY_OPTIONS = ("restrain", "provoke")
+
+
+def stationary_stock(rates: np.ndarray, magnitudes: np.ndarray, weights: np.ndarray,
+                     proc_source: np.ndarray, n_sources: int, retention: float) -> np.ndarray:
+    """Expected threat stock per (actor, source) when rates stay at ``rates``: Σ_k w_ki λ_k m_k / (1 − ρ).
+
+    The start month's stock: a scenario starts in the threat environment its start-month rates imply."""
+    flow = weights * (rates * magnitudes)[:, None]  # (K, n)
+    out = np.zeros((weights.shape[1], n_sources))
+    for k, s in enumerate(proc_source):
+        out[:, s] += flow[k]
+    return out / (1.0 - retention)
 
 
 def citizen_groups(size: int, pop) -> np.ndarray:
@@ -104,7 +114,7 @@ class Compiled:
     event_marks: list[tuple[int, str]] = field(default_factory=list)  # (month index, label)
     retention: float = 1.0  # monthly retention of the threat stock, 2^(-1/half-life)
     stock0: np.ndarray | None = None  # (n, S) stationary threat stock under the start-month rates
-    # Parameter blocks read by the engine: the pydantic blocks themselves, or, for a batch of
+    # Parameter blocks read by the step (packed by drivers.Packed): the pydantic blocks themselves, or, for a batch of
     # parameter points (model/batching.py), namespaces whose varying fields are (R, 1) arrays.
     mech: Any = None
     pop: Any = None
@@ -125,26 +135,7 @@ class Compiled:
             self.stock0 = stationary_stock(self.proc_rate[0], self.proc_magnitude, self.proc_weights,
                                            self.proc_source, len(self.sources), self.retention)
 
-    # Start-month quantities and index arrays the step reads every month: derived once, not per step.
-    @cached_property
-    def start_tariff(self) -> np.ndarray:
-        """Effective tariff in the start month with no behavioural offset, (A,) or (rows, A)."""
-        country = np.clip(self.country_rate[0] + 0.0, 0.0, 2.0)
-        return trade.effective_tariff(country, self.sector_rate[0], self.country_weight)
-
-    @cached_property
-    def start_pain(self) -> np.ndarray:
-        return trade.tariff_pain(self.exports_to_gdp, self.share_us0, self.start_tariff)
-
-    @cached_property
-    def start_gap(self) -> np.ndarray:
-        return burden.burden_gap(self.demand[0], self.defense0)
-
-    @cached_property
-    def start_latent(self) -> np.ndarray:
-        """Logit of the start-month reliability."""
-        return burden.logit(self.reliability0)
-
+    # Index arrays the recorders read every month: derived once, not per step.
     @cached_property
     def pair_i(self) -> np.ndarray:
         return np.array([i for i, _ in self.pairs], dtype=np.int64)

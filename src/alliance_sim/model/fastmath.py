@@ -1,6 +1,6 @@
-"""exp and tanh for the fused kernel, written in plain IEEE arithmetic so that they inline.
+"""exp and tanh for the compiled step, written in plain IEEE arithmetic so that they inline.
 
-Why not ``math.exp``/``math.tanh``: in the fused kernel those are calls into libm — about a third of
+Why not ``math.exp``/``math.tanh``: in the compiled step those are calls into libm — about a third of
 the kernel's time, each call spilling every live register — and they cannot be vectorised across
 rows.  These versions are a handful of multiplies and adds with no branches and no tables: the
 compiler inlines them and interleaves (or vectorises) the independent rows of a lane group.  They do
@@ -17,7 +17,7 @@ tanh(x) = (e^{2|x|} − 1) / (e^{2|x|} + 1) with the sign of x, using e^r − 1 
 that small arguments keep their relative accuracy.
 
 numba caches compiled code by the file of the jitted caller, not of what it inlines: after editing this
-file, touch ``fused.py`` so that the kernel is recompiled.
+file, touch ``step.py`` so that the step is recompiled.
 """
 
 from __future__ import annotations

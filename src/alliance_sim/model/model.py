@@ -2,7 +2,8 @@
 
 It is a proper Mesa model — country agents are ``mesa.Agent`` objects in ``model.agents``, Mesa's
 ``DataCollector`` records ensemble statistics each step, and SolaraViz can display it (``app.py``) —
-while the state lives in arrays over replicates (``engine.EnsembleState``).
+while the state lives in the compiled step's arrays over replicates (``drivers.EnsembleSim``): each
+agent's ``decide`` and the model's transition are compiled loops over all replicates at once.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from alliance_sim.model import engine
 from alliance_sim.model.agents import AGENT_CLASSES
 from alliance_sim.model.compiled import Compiled, compile_parameters
+from alliance_sim.model.drivers import EnsembleSim
 from alliance_sim.model.parameters import Parameters
+from alliance_sim.model.state import Decisions, EnsembleState
 
 
 class AllianceModel(mesa.Model):
@@ -25,7 +27,8 @@ class AllianceModel(mesa.Model):
     """
 
     def __init__(self, params: Parameters | None = None, replicate_ids=None, seed: int | None = None,
-                 months: int | None = None, collect: bool = True, compiled: Compiled | None = None):
+                 months: int | None = None, collect: bool = True, compiled: Compiled | None = None,
+                 switched_off: tuple[str, ...] = ()):
         if compiled is not None:  # a batch of parameter points (model/batching.py)
             params = compiled.params
         params = params if params is not None else Parameters()
@@ -37,8 +40,10 @@ class AllianceModel(mesa.Model):
         if replicate_ids is None:
             replicate_ids = np.arange(params.simulation.replicates)
         self.replicate_ids = np.asarray(replicate_ids, dtype=np.int64)
-        self.state = engine.initial_state(self.compiled, self.replicate_ids, seed)
-        self.last_decisions: engine.Decisions | None = None
+        # ``switched_off`` names terms of step.TERM to leave out (knock-out counterfactuals, mutation tests).
+        self.sim = EnsembleSim(self.compiled, self.replicate_ids, seed, switched_off)
+        self.state = EnsembleState(self.sim)
+        self.last_decisions: Decisions | None = None
         for name, actor in params.actors.items():
             AGENT_CLASSES[actor.role](self, name)
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters()) if collect else None
@@ -62,7 +67,7 @@ class AllianceModel(mesa.Model):
     def finished(self) -> bool:
         return self.state.month >= self.compiled.months
 
-    def decisions_from_agents(self) -> engine.Decisions:
+    def decisions_from_agents(self) -> Decisions:
         """Gather the agents' choices of this month (after ``agents.do('decide')``)."""
         c, R = self.compiled, self.state.replicates
         ally = np.zeros((R, c.n_allies), dtype=np.int8)
@@ -77,15 +82,15 @@ class AllianceModel(mesa.Model):
                 ally[:, ag.ally_position] = ag.last_decision
             else:
                 adv[:, ag.adversary_position] = ag.last_decision
-        return engine.Decisions(us=us, ally=ally, china=china, adversary=adv)
+        return Decisions(us=us, ally=ally, china=china, adversary=adv)
 
     def step(self) -> None:
         """One month for every replicate: all agents decide from month t, then t+1 is applied at once."""
         if self.finished:
             raise RuntimeError(f"the scenario has {self.compiled.months} months; no step left")
-        t = self.state.month
+        self.sim.begin_month()
         self.agents.do("decide")
         self.last_decisions = self.decisions_from_agents()
-        self.state = engine.transition(self.compiled, self.state, t, self.last_decisions)
+        self.sim.transition()
         if self.datacollector is not None:
             self.datacollector.collect(self)

@@ -1,6 +1,6 @@
 """Every parameter of the model: name, unit, default, bounds and source, in one typed tree.
 
-Scenario files (TOML) are validated against these pydantic models; the engine, the reference model,
+Scenario files (TOML) are validated against these pydantic models; the compiled step, the reference model,
 the docs' parameter table (``alliance params --markdown``) and the sweep designs all read the same
 tree, so a parameter cannot exist in one place and be missing in another.  Each field's
 ``json_schema_extra`` carries its ``unit`` and ``source`` (a citation or a stated rationale).
@@ -968,7 +968,7 @@ class Parameters(Strict):
                     raise ValueError(f"events[{i}].targets: kind {ev.kind!r} applies to allies, got {bad}")
         return self
 
-    # Convenience views used by the engine and the reference.
+    # Convenience views used by the compiled step and the reference.
     def names_by_role(self, role: str) -> list[str]:
         return [n for n, a in self.actors.items() if a.role == role]
 

@@ -5,7 +5,7 @@ before, so the trajectory of replicate r would change with the chunk size, the n
 the order of work.  Creating one Generator per replicate costs ~9 µs, too much for 10^6 replicates.
 Hashing a counter (SplitMix64's finaliser, Steele et al. 2014) instead gives, for any split of the
 replicates, the same bits for replicate r — and the reference model can ask for exactly the draws the
-engine used.  All functions work on numpy arrays and on scalars inside numba-compiled code.
+step used.  All functions work on numpy arrays and on scalars inside numba-compiled code.
 """
 
 from __future__ import annotations
@@ -82,6 +82,20 @@ def uniform_from_key(key, index):
     """Scalar draw ``index`` of a (month, stream) key: the numba-friendly twin of :func:`uniforms`."""
     bits = mix64(key + np.uint64(index) * _GOLDEN)
     return (float(bits >> _S11) + 0.5) * _TO_UNIT
+
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_TO_UNIT32 = 1.0 / 4294967296.0  # 2**-32
+
+
+@register_jitable
+def noise_uniform(key, index):
+    """Draw ``index`` of a (month, stream) key with 32-bit resolution: draws 2k and 2k + 1 are the two halves
+    of one hash, so the citizens' two opinions (patron, challenger) cost one hash a citizen and month."""
+    bits = mix64(key + np.uint64(index >> 1) * _GOLDEN)
+    half = (bits >> _S32) if index & 1 else (bits & _LOW32)
+    return (float(half) + 0.5) * _TO_UNIT32
 
 
 def normals_from_uniforms(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:

@@ -226,9 +226,9 @@ class CitizenAgent(mesa.Agent):
         self.anchor_us, self.anchor_cn = op_us, op_cn
 
     def noise(self, opinion: int) -> float:
-        """The engine kernel's draw for (ally, citizen, opinion) this month."""
+        """The draw for (ally, citizen, opinion) this month (rng.noise_uniform, as the compiled step takes it)."""
         n = len(self.ally.citizens)
-        return rng.uniform_from_key(self.model.citizen_key, (self.ally.position * n + self.number) * 2 + opinion)
+        return rng.noise_uniform(self.model.citizen_key, (self.ally.position * n + self.number) * 2 + opinion)
 
     def update(self, mean_us: float, mean_cn: float, shock_us: list[float], shock_cn: list[float]) -> None:
         pop = self.model.params.population

@@ -1,14 +1,14 @@
 """``ReferenceModel``: one alliance world per ``mesa.Model``, written the way a Mesa user would.
 
-Why it exists: it is an independent oracle for the vectorized engine.  It re-states the rules of
-``alliance_sim.model.engine`` in plain Python floats (no arrays over replicates, no mechanisms
-module) with country and citizen agents, and draws the same counter-based random numbers as
-replicate ``replicate`` of the engine, so both must produce the same trajectory
+Why it exists: it is an independent oracle for the compiled step.  It re-states the rules of
+``alliance_sim.model.step`` in plain Python floats (no arrays over replicates, no compiled code) with
+country and citizen agents, and draws the same counter-based random numbers as replicate ``replicate``
+of the ensemble, so both must produce the same trajectory
 (tests/test_reference_differential.py).  It is also the baseline the benchmark runs under
 ``mesa.batch_run``.
 
 Month t: every agent chooses from the state at t, then the model applies all choices and the month's
-inputs in the engine's order: patron moves, allies' effort, trade, threat, reliability, citizens,
+inputs in the step's order: patron moves, allies' effort, trade, threat, reliability, citizens,
 leaders, ties (docs/model.md §3).
 """
 

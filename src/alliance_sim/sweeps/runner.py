@@ -27,7 +27,6 @@ from typing import Any
 import xarray as xr
 
 from alliance_sim.batch import run_points
-from alliance_sim.model.mechanisms.domestic import set_kernel_threads
 from alliance_sim.model.parameters import Parameters
 from alliance_sim.sweeps.design import Sweep, SweepError
 from alliance_sim.sweeps.outputs import check_outputs
@@ -47,21 +46,9 @@ TaskFn = Callable[[Parameters, list[dict[str, Any]], int, int, int], xr.Dataset]
 RETRIES = 2
 
 
-def _in_dask_worker() -> bool:
-    try:
-        from distributed import get_worker
-
-        get_worker()
-        return True
-    except (ImportError, ValueError):
-        return False
-
-
 def run_task(base: Parameters, points: list[dict[str, Any]], replicates: int, seed: int,
              months: int) -> xr.Dataset:
     """The unit of work: outcomes of a block of points (a thin wrapper of ``run_points``)."""
-    if _in_dask_worker():  # one core per worker process: no nested kernel threads
-        set_kernel_threads(1)
     return run_points(base, points, replicates=replicates, seed=seed, months=months)
 
 
@@ -225,8 +212,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str | None = None, wo
     created = False
     try:
         if not resume:
-            with _status(progress, "probing the outputs (the first sweep on a machine also compiles the fused "
-                                   "kernel: a few minutes, then cached)"):
+            with _status(progress, "probing the outputs (the first sweep on a machine also compiles the "
+                                   "model's step: about a minute, then cached)"):
                 schema_ds = task_fn(sweep.base, [{}], 1, sweep.seed, 1)
             schema = Schema.from_dataset(schema_ds)
             check_outputs(schema_ds, spec.outputs, sweep.source)

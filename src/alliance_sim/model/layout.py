@@ -1,0 +1,126 @@
+"""Where everything the compiled step reads and writes lives: the state rows and the packed parameters.
+
+The step (``model/step.py``) works on a *block* of replicates at a time: a (rows, LANES) float array whose
+rows are the state variables of ``STATE`` and whose columns are independent replicates ("lanes"). Rows
+advancing in lockstep fill the pipeline and vectorise where one replicate's dependency chains cannot. The
+ensemble driver stores R replicates as (blocks, rows, LANES); the trajectory driver keeps one block in local
+memory. Because the layout is this one table, the memory of a run follows from it (``state_bytes``) and a new
+state variable is one line here.
+
+Parameters reach the step packed the same way: the scalar fields of the parameter blocks as rows of ``P``
+(names in ``F``), the per-ally vectors of ``Compiled`` as ``V`` (names in ``VEC``), per-process magnitudes and
+per-adversary multipliers as ``MK`` and ``MD``.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from enum import IntEnum
+
+import numpy as np
+
+# Replicates advanced together by one call of the step.
+LANES = 16
+
+# Scalar fields of the parameter blocks read by the step, one row each of P.
+BLOCK_FIELDS = {
+    "mech": ("tie_adjustment_rate", "balance_weight", "threat_weight", "source_threat_weight",
+             "common_threat_weight", "tariff_weight", "burden_weight", "entrapment_weight", "leader_weight",
+             "china_trade_weight", "tie_noise_sd", "reliability_adjustment_rate",
+             "reliability_tariff_sensitivity", "reliability_demand_sensitivity", "trade_elasticity",
+             "trade_adjustment_rate", "diversion_to_china", "coercion_backfire_threat_level",
+             "coercion_intimidation"),
+    "pop": ("stubbornness", "conformity", "opinion_noise_sd", "opinion_spread", "tariff_nationalism",
+            "threat_rally", "coercion_backlash", "inducement_appeal", "election_public_weight"),
+    "upol": ("escalate_base_utility", "escalate_gap_weight", "escalate_retaliation_weight",
+             "relief_base_utility", "relief_concession_weight", "raise_demand_base_utility",
+             "raise_demand_concession_weight", "tariff_step", "max_tariff_offset", "demand_step"),
+    "apol": ("concede_base_utility", "concede_protection_weight", "concede_pain_weight",
+             "concede_stance_weight", "hedge_base_utility", "hedge_unreliability_weight", "hedge_stance_weight",
+             "hedge_pain_weight", "retaliate_base_utility", "retaliate_pain_weight", "retaliate_threat_weight",
+             "concede_effort_step", "concede_tie_impulse", "hedge_tie_impulse_china", "hedge_tie_impulse_us",
+             "retaliate_tie_impulse"),
+    "cpol": ("induce_base_utility", "induce_drift_weight", "induce_hedge_weight", "coerce_base_utility",
+             "coerce_drift_weight", "coerce_alignment_weight", "inducement_tie_impulse",
+             "inducement_market_access", "coercion_tie_impulse", "coercion_export_loss", "coercion_threat"),
+    "advpol": ("provoke_base_utility", "provoke_cohesion_weight"),
+}
+# The threat stock's monthly retention is a derived scalar; it rides in P as its last row.
+F = IntEnum("F", [f for block in BLOCK_FIELDS.values() for f in block] + ["retention"], start=0)
+
+# Per-ally vectors of Compiled, one (A,) row each of V.
+VEC = IntEnum("VEC", ["exports_to_gdp", "share_us0", "share_cn0", "defense0", "reliability0", "entrapment",
+                      "orientation0", "hawk", "conciliatory", "latitude", "fav_us0", "fav_cn0", "chip_base",
+                      "chip_pain", "chip_effort", "chip_tie", "chip_bonus", "chip_months", "country_weight"],
+              start=0)
+
+# Month schedules of Compiled: (T, A) or, in a batch, (T, rows, A); packed as (1 or rows, T, ...).
+SCHEDULES = ("country_rate", "sector_rate", "demand", "ev_reassure", "ev_leader", "ev_induce", "ev_coerce",
+             "proc_rate", "ev_threat")
+Schedules = namedtuple("Schedules", SCHEDULES + ("varies",))
+
+# State variables: (name, shape per replicate in terms of the structure's sizes).
+#   n actors, A allies, S threat sources, K threat processes, D adversaries, N citizens per ally (≥ 1).
+STATE = (
+    ("ties", "n n"), ("intercept", "n n"), ("stock", "n S"),
+    ("tariff_offset", "A"), ("demand_offset", "A"), ("effort", "A"), ("latent", "A"),
+    ("exports_us", "A"), ("exports_cn", "A"), ("orientation", "A"), ("chip_used", "A"), ("bonus_left", "A"),
+    ("us_last", "A"), ("ally_last", "A"), ("china_last", "A"), ("adversary_last", "D"),
+    ("us_choice", "A"), ("ally_choice", "A"), ("china_choice", "A"), ("adversary_choice", "D"),
+    # observables, derived from the state above at the end of every transition
+    ("tariff", "A"), ("demand", "A"), ("pain", "A"), ("gap", "A"), ("threat", "n"), ("reliability", "A"),
+    ("public", "A"), ("stance", "A"), ("alignment", "A"), ("prev_alignment", "A"), ("cohesion", "1"),
+    ("crossed", "A"), ("min_cohesion", "1"),
+    # start-month constants of each replicate's parameters
+    ("tariff0", "A"), ("pain0", "A"), ("gap0", "A"), ("latent0", "A"),
+    # caches of rarely changing terms (a pow per tariff change, e^-rate per threat-rate change)
+    ("pow_ratio", "A"), ("pow_value", "A"), ("pois_rate", "K"), ("pois_p0", "K"),
+    # citizens' favourability of the patron and of the challenger, and their anchors
+    ("op_us", "A N"), ("op_cn", "A N"), ("anchor_us", "A N"), ("anchor_cn", "A N"),
+)
+Layout = namedtuple("Layout", [name for name, _ in STATE] + ["width"])
+Sizes = namedtuple("Sizes", "n A S K D N")
+
+
+def sizes_of(c) -> Sizes:
+    """The structure's sizes of a ``Compiled`` (N ≥ 1: the aggregate mode keeps one opinion per ally)."""
+    return Sizes(c.n, c.n_allies, len(c.sources), len(c.proc_source), len(c.adversary_idx),
+                 max(1, int(c.pop.size_per_ally)))
+
+
+def shape_of(spec: str, sz: Sizes) -> tuple[int, ...]:
+    return tuple(1 if d == "1" else getattr(sz, d) for d in spec.split())
+
+
+def make_layout(sz: Sizes) -> Layout:
+    """Row offset of every state variable, and the number of rows."""
+    offsets, row = [], 0
+    for _, spec in STATE:
+        offsets.append(row)
+        row += int(np.prod(shape_of(spec, sz)))
+    return Layout(*offsets, row)
+
+
+def state_bytes(sz: Sizes, replicates: int) -> int:
+    """Bytes of the state of ``replicates`` replicates (padded to whole blocks)."""
+    blocks = -(-replicates // LANES)
+    return make_layout(sz).width * blocks * LANES * 8
+
+
+def draw_offsets(A: int, D: int, K: int, n_pairs: int) -> tuple[int, ...]:
+    """Row offsets of one month's draws of a replicate: US, ally, China and adversary choice uniforms,
+    threat-count uniforms, −log of threat-magnitude uniforms, election uniforms, tie-noise normals; and the
+    number of rows.  (Citizens' noise is drawn where it is used: 2·A·N draws a month would not fit a table.)"""
+    o_al = A
+    o_cn = 2 * A
+    o_adv = 3 * A
+    o_cnt = 3 * A + D
+    o_mag = o_cnt + K
+    o_el = o_mag + K
+    o_tie = o_el + A
+    return o_al, o_cn, o_adv, o_cnt, o_mag, o_el, o_tie, o_tie + n_pairs
+
+
+def draw_width(c) -> int:
+    """Draws per (replicate, month) of ``c``'s structure."""
+    return draw_offsets(c.n_allies, len(c.adversary_idx), len(c.proc_source), c.n * (c.n - 1) // 2)[-1]

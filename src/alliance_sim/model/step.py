@@ -1,0 +1,879 @@
+"""The model's monthly step, written once: every mechanism as a compiled term, composed in the order of
+docs/model.md §3.
+
+Everything here works on one *block*: ``Z`` (state rows, lanes), a few replicates side by side (see
+``layout``).  The ensemble driver (``drivers.EnsembleSim``, behind ``AllianceModel.step``) calls these
+functions block by block, month by month; the trajectory driver (``drivers.run_trajectories``, behind
+sweeps) calls the very same functions on a block it keeps in local memory for the whole horizon.  So the
+Mesa model, ``alliance run``, ``compare``, the dashboard and sweeps all run this code.
+
+Each mechanism is a small named function of one lane's numbers (``@term``, inlined into the phase that uses
+it) and is multiplied by its switch ``on[TERM.x]`` (1 normally).  Switching a term off is what the mutation
+test does (tests/test_step_terms.py: every term must matter to the differential test against the reference)
+and what a knock-out counterfactual does.
+
+Draws are counter-based (``rng``): a lane's numbers depend only on (seed, replicate, month, stream, index),
+never on the other lanes, so results are identical however replicates are split into blocks, chunks,
+threads, processes or dask tasks.
+
+numba caches compiled code by the file of the jitted function: after editing ``fastmath`` or ``rng``, touch
+this file (or remove its ``__pycache__``) so that it is recompiled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from enum import IntEnum
+
+import numba
+import numpy as np
+
+from alliance_sim.model import fastmath, rng
+from alliance_sim.model.layout import VEC, F
+from alliance_sim.model.rng import _GOLDEN, mix64, uniform_from_key
+
+# ---------------------------------------------------------------------------------------------- constants
+NEG = -1e9  # utility of an unavailable option: exp(NEG − max) = 0
+TIE_LIMIT = 0.999  # ties stay inside (−1, 1) so that atanh stays finite
+NORMAL_RATE = 500.0  # Poisson rates above this use the normal approximation (e^−rate would underflow)
+SQRT12 = math.sqrt(12.0)  # a uniform's spread scaled to unit variance
+TINY = 1e-12  # "at the cap" / "no tariff left" tolerance of the patron's options
+
+# Option indices of the four decision rules (names in compiled.*_OPTIONS).
+US_HOLD, US_ESCALATE, US_RELIEVE, US_RAISE_DEMAND = 0, 1, 2, 3
+ALLY_HOLD, ALLY_CONCEDE, ALLY_HEDGE, ALLY_RETALIATE, ALLY_CHIP = 0, 1, 2, 3, 4
+CN_NONE, CN_INDUCE, CN_COERCE = 0, 1, 2
+ADV_RESTRAIN, ADV_PROVOKE = 0, 1
+
+# Switchable terms (all on by default): one entry per mechanism of docs/model.md §7.
+TERM = IntEnum("TERM", [
+    "threat_protection", "tariff_strain", "burden_friction", "entrapment", "leader_pull", "china_trade_pull",
+    "source_threat", "common_threat", "balance", "tie_noise", "concession_impulse", "hedge_impulse",
+    "retaliation_impulse", "chip_impulse", "coercion_push", "inducement_impulse", "coercion_impulse",
+    "trade_diversion", "market_access", "coercion_threat", "reliability_drift", "reassurance",
+    "citizen_conformity", "citizen_anchor", "citizen_noise", "tariff_nationalism", "threat_rally",
+    "coercion_backlash", "inducement_appeal", "elections", "leader_events", "threat_events",
+], start=0)
+
+# The structure of the model (actor indices, which sources are actors, group sensitivities, modes …).
+Structure = namedtuple("Structure", [
+    "ai", "pat", "ch", "alliance_pairs", "source_actor", "proc_source", "proc_weights", "proc_adversary",
+    "src_ch", "election", "chip", "chip_from", "mix", "g_tariff", "g_threat", "g_backlash", "g_appeal", "groups",
+    "citizens", "patron_behavioural", "challenger_behavioural", "on"])
+
+term = numba.njit(cache=True, error_model="numpy", inline="always")
+phase = numba.njit(cache=True, error_model="numpy")
+
+
+# ================================================================================ terms: ties and balance
+@term
+def balance_pressure(Z, o, n, i, j, m):
+    """B_ij = Σ_k T_ik T_kj / (n − 2): "the friend of my friend" (Heider; Marvel et al. 2011)."""
+    acc = 0.0
+    for k in range(n):
+        acc += Z[o + i * n + k, m] * Z[o + k * n + j, m]
+    return acc / max(n - 2, 1)
+
+
+@term
+def tie_target(intercept, balance_weight, balance, drivers):
+    """T*_ij = tanh(c_ij + κ·B_ij + D_ij): where the tie would settle if today's forces persisted."""
+    return fastmath.tanh(intercept + balance_weight * balance + drivers)
+
+
+@term
+def tie_update(tie, rate, target, impulse, noise):
+    """T ← clip(T + rate·(T* − T) + impulses + noise): partial adjustment plus this month's shocks."""
+    return min(max(tie + rate * (target - tie) + impulse + noise, -TIE_LIMIT), TIE_LIMIT)
+
+
+@term
+def alignment(tie_patron, tie_challenger):
+    """(T_ally,patron − T_ally,challenger) / 2 in [−1, 1]; below 0 is Beijing's side."""
+    return 0.5 * (tie_patron - tie_challenger)
+
+
+# ================================================================================ terms: forces on ties
+@term
+def threat_protection(weight, threat, reliability):
+    """Balance of threat (Walt 1987): threat × the patron's reliability pulls the ally toward it."""
+    return weight * threat * reliability
+
+
+@term
+def tariff_strain(weight, pain):
+    return -weight * pain
+
+
+@term
+def burden_friction(weight, gap):
+    return -weight * gap
+
+
+@term
+def entrapment_fear(weight, sensitivity, tie_patron_challenger, tie_ally_patron):
+    """Snyder (1984): E = ε · max(0, −T_patron,challenger) · max(0, T_ally,patron), weighted."""
+    return -weight * sensitivity * max(-tie_patron_challenger, 0.0) * max(tie_ally_patron, 0.0)
+
+
+@term
+def leader_pull(weight, stance):
+    return weight * stance
+
+
+@term
+def china_trade_pull(weight, china_share):
+    return weight * china_share
+
+
+@term
+def source_threat_push(weight, threat_from_source):
+    """An actor that threatens me is pushed away: −w · (1 − e^−H_i,source)."""
+    return -weight * threat_from_source
+
+
+@term
+def common_threat(weight, threat_x, threat_y):
+    """Two allies facing a common threat draw together (Cha 1999's quasi-alliance in its threat form)."""
+    return weight * min(threat_x, threat_y)
+
+
+# ================================================================================ terms: threat
+@term
+def threat_of_stock(x):
+    """Perceived threat 1 − e^−stock in [0, 1); exactly 0 for no stock."""
+    return 0.0 if x == 0.0 else 1.0 - fastmath.exp(-x)
+
+
+@term
+def decay_stock(retention, stock, additions):
+    """H ← max(ρ·H + additions, 0): the floor keeps threat in [0, 1) after a scripted détente."""
+    return max(retention * stock + additions, 0.0)
+
+
+@term
+def ndtri(p):
+    """The standard normal quantile (Acklam's rational approximation, refined by one Halley step)."""
+    a = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
+         -3.066479806614716e+01, 2.506628277459239e+00)
+    b = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+         -1.328068155288572e+01)
+    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
+         4.374664141464968e+00, 2.938163982698783e+00)
+    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00)
+    if p < 0.02425:
+        q = math.sqrt(-2.0 * math.log(p))
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+    elif p > 1.0 - 0.02425:
+        q = math.sqrt(-2.0 * math.log(1.0 - p))
+        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+    else:
+        q = p - 0.5
+        r = q * q
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / \
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
+    e = 0.5 * math.erfc(-x / math.sqrt(2.0)) - p
+    u = e * math.sqrt(2.0 * math.pi) * math.exp(x * x / 2.0)
+    return x - u / (1.0 + x * u / 2.0)
+
+
+@term
+def poisson_count(u, rate, p0):
+    """Poisson(rate) count by CDF inversion (the recurrence of rng.poisson_from_uniform; p0 = e^−rate);
+    above NORMAL_RATE the normal approximation with continuity correction."""
+    if rate > NORMAL_RATE:
+        return max(math.floor(rate + math.sqrt(rate) * ndtri(u) + 0.5), 0.0)
+    max_count = max(30, int(math.ceil(rate + 12.0 * math.sqrt(rate) + 20.0)))
+    p = p0
+    cdf = p0
+    count = 0
+    while count < max_count and u > cdf:
+        count += 1
+        p = p * rate / count
+        cdf = cdf + p
+    return float(count)
+
+
+# ================================================================================ terms: trade and tariffs
+@term
+def effective_tariff(country_weight, country_rate, sector_contribution):
+    """Trade-weighted tariff: goods outside Section-232 sectors pay the country rate (no stacking)."""
+    return country_weight * country_rate + sector_contribution
+
+
+@term
+def tariff_pain(exports_to_gdp, exports_us, tariff):
+    """Percentage points of GDP taxed: 100 · (exports/GDP) · (exports to the patron) · τ."""
+    return 100.0 * exports_to_gdp * exports_us * tariff
+
+
+@term
+def export_share(exports, exports_us, exports_cn, share_us0, share_cn0):
+    """Current share of ``exports`` in the total (other destinations held at their start level)."""
+    return exports / (exports_us + exports_cn + (1.0 - share_us0 - share_cn0))
+
+
+# ================================================================================ terms: burden, reliability
+@term
+def burden_gap(demand, effort):
+    return max(demand - effort, 0.0)
+
+
+@term
+def reliability_target(latent0, pain, pain0, gap, gap0, tariff_sensitivity, demand_sensitivity):
+    """ℓ* = ℓ_0 − a_τ·(pain − pain_0) − a_d·(gap − gap_0): the reliability the ally would come to believe."""
+    return latent0 - tariff_sensitivity * (pain - pain0) - demand_sensitivity * (gap - gap0)
+
+
+@term
+def logistic(x):
+    return 1.0 / (1.0 + fastmath.exp(-x))
+
+
+# ================================================================================ terms: China
+@term
+def coercion_patron_push(intimidation, threat, backfire_level):
+    """Coercion intimidates below the backfire threat level and pushes toward the patron above it."""
+    return intimidation * (threat - backfire_level)
+
+
+# ================================================================================ terms: domestic politics
+@term
+def leader_stance(orientation, public, latitude):
+    """The leader acts on their orientation but cannot stray more than ``latitude`` from the public."""
+    return min(max(orientation, public - latitude), public + latitude)
+
+
+@term
+def p_hawk(weight, public):
+    """Probability that an election brings a hawk: logistic(weight · public stance)."""
+    return 1.0 / (1.0 + fastmath.exp(-weight * public))
+
+
+# ================================================================================ helpers
+@term
+def stream_key(key, month, stream):
+    """rng.month_stream_keys for one key."""
+    salt = mix64(np.uint64((month + 1) * 1_000_003 + stream) * _GOLDEN)
+    return mix64(key ^ salt)
+
+
+@term
+def cos_2pi(u):
+    """cos(2π·u) for 0 < u < 1, reduced exactly to an argument in [0, π/4]."""
+    w = u if u <= 0.5 else 1.0 - u
+    if w <= 0.125:
+        return math.cos(2.0 * math.pi * w)
+    if w <= 0.375:
+        return math.sin(2.0 * math.pi * (0.25 - w))
+    return -math.cos(2.0 * math.pi * (0.5 - w))
+
+
+@phase
+def logit_choice(U, k, u, m):
+    """rng.logit_choice for lane m: the option whose softmax CDF first exceeds u (max / exp / sum, numpy's order)."""
+    top = U[0, m]
+    for j in range(1, k):
+        top = max(top, U[j, m])
+    total = fastmath.exp(U[0, m] - top)
+    cdf0 = total
+    cdf1 = 0.0
+    cdf2 = 0.0
+    cdf3 = 0.0
+    if k > 1:
+        total = total + fastmath.exp(U[1, m] - top)
+        cdf1 = total
+    if k > 2:
+        total = total + fastmath.exp(U[2, m] - top)
+        cdf2 = total
+    if k > 3:
+        total = total + fastmath.exp(U[3, m] - top)
+        cdf3 = total
+    if k > 4:
+        total = total + fastmath.exp(U[4, m] - top)
+    count = 0
+    count += 1 if (k > 1 and u > cdf0 / total) else 0
+    count += 1 if (k > 2 and u > cdf1 / total) else 0
+    count += 1 if (k > 3 and u > cdf2 / total) else 0
+    count += 1 if (k > 4 and u > cdf3 / total) else 0
+    return count
+
+
+@term
+def srow(sch_varies, which, prow_m):
+    """Row of a schedule for a lane: its parameter point's row if the schedule varies between points."""
+    return prow_m if sch_varies[which] else 0
+
+
+# ================================================================================ draws
+@phase
+def fill_draws(key, t, A, D, K, n_pairs, out, m):
+    """Every month-t draw of one replicate that the step reads from a table, into column m of ``out``."""
+    o_al, o_cn, o_adv, o_cnt, o_mag, o_el, o_tie = A, 2 * A, 3 * A, 3 * A + D, 3 * A + D + K, 3 * A + D + 2 * K, \
+        4 * A + D + 2 * K
+    k_us = stream_key(key, t, rng.STREAM_DECISION_US)
+    k_al = stream_key(key, t, rng.STREAM_DECISION_ALLY)
+    k_cn = stream_key(key, t, rng.STREAM_DECISION_CHINA)
+    k_el = stream_key(key, t, rng.STREAM_ELECTION)
+    for a in range(A):
+        out[a, m] = uniform_from_key(k_us, a)
+        out[o_al + a, m] = uniform_from_key(k_al, a)
+        out[o_cn + a, m] = uniform_from_key(k_cn, a)
+        out[o_el + a, m] = uniform_from_key(k_el, a)
+    k_adv = stream_key(key, t, rng.STREAM_DECISION_ADVERSARY)
+    for d in range(D):
+        out[o_adv + d, m] = uniform_from_key(k_adv, d)
+    k_cnt = stream_key(key, t, rng.STREAM_THREAT_COUNT)
+    k_mag = stream_key(key, t, rng.STREAM_THREAT_MAGNITUDE)
+    for k in range(K):
+        out[o_cnt + k, m] = uniform_from_key(k_cnt, k)
+        out[o_mag + k, m] = -math.log(uniform_from_key(k_mag, k))
+    k_tie = stream_key(key, t, rng.STREAM_TIE_NOISE)
+    for p in range(n_pairs):
+        u1 = uniform_from_key(k_tie, 2 * p)
+        u2 = uniform_from_key(k_tie, 2 * p + 1)
+        out[o_tie + p, m] = math.sqrt(-2.0 * math.log(u1)) * cos_2pi(u2)
+
+
+# ================================================================================ derived quantities
+@phase
+def tie_drivers(Z, Ly, sz, P, V, st, out, threat_row):
+    """D_ij of every lane into ``out`` (n·n, lanes): the sum of all mechanism terms acting on each tie
+    (symmetric, logit units).  ``threat_row`` is where the allies' total threat is read."""
+    n, A, S = sz.n, sz.A, sz.S
+    L = Z.shape[1]
+    on = st.on
+    ai, pat, ch = st.ai, st.pat, st.ch
+    T = Ly.ties
+    for q in range(n * n):
+        for m in range(L):
+            out[q, m] = 0.0
+    for a in range(A):
+        i = ai[a]
+        for m in range(L):
+            thr = Z[threat_row + i, m]
+            rel = Z[Ly.reliability + a, m]
+            stance = Z[Ly.stance + a, m]
+            share = export_share(Z[Ly.exports_cn + a, m], Z[Ly.exports_us + a, m], Z[Ly.exports_cn + a, m],
+                                 V[VEC.share_us0, a, m], V[VEC.share_cn0, a, m])
+            out[i * n + pat, m] += (
+                on[TERM.threat_protection] * threat_protection(P[F.threat_weight, m], thr, rel)
+                + on[TERM.tariff_strain] * tariff_strain(P[F.tariff_weight, m], Z[Ly.pain + a, m])
+                + on[TERM.burden_friction] * burden_friction(P[F.burden_weight, m], Z[Ly.gap + a, m])
+                + on[TERM.entrapment] * entrapment_fear(P[F.entrapment_weight, m], V[VEC.entrapment, a, m],
+                                                        Z[T + pat * n + ch, m], Z[T + i * n + pat, m])
+                + on[TERM.leader_pull] * leader_pull(P[F.leader_weight, m], stance))
+            out[i * n + ch, m] += (on[TERM.china_trade_pull] * china_trade_pull(P[F.china_trade_weight, m], share)
+                                   - on[TERM.leader_pull] * leader_pull(P[F.leader_weight, m], stance))
+    for s in range(S):
+        j = st.source_actor[s]
+        if j >= 0:
+            for i in range(n):
+                for m in range(L):
+                    out[i * n + j, m] += on[TERM.source_threat] * source_threat_push(
+                        P[F.source_threat_weight, m], threat_of_stock(Z[Ly.stock + i * S + s, m]))
+    for x in range(A):
+        for y in range(x + 1, A):
+            for m in range(L):
+                out[ai[x] * n + ai[y], m] += on[TERM.common_threat] * common_threat(
+                    P[F.common_threat_weight, m], Z[threat_row + ai[x], m], Z[threat_row + ai[y], m])
+    for i in range(n):
+        for m in range(L):
+            out[i * n + i, m] = 0.0
+    for i in range(n):  # symmetrise: D = C + Cᵀ
+        for j in range(i + 1, n):
+            for m in range(L):
+                v = out[i * n + j, m] + out[j * n + i, m]
+                out[i * n + j, m] = v
+                out[j * n + i, m] = v
+
+
+@term
+def cohesion(Z, T, n, pairs, m):
+    """Trilateral cohesion: the mean tie among the patron and its allies."""
+    acc = 0.0
+    for q in range(pairs.shape[0]):
+        acc += Z[T + pairs[q, 0] * n + pairs[q, 1], m]
+    return acc / pairs.shape[0]
+
+
+# ================================================================================ initial state
+@phase
+def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
+    """Start-month state of every lane; ties start at the equilibrium of the start-month forces."""
+    n, A, S, K, N = sz.n, sz.A, sz.S, sz.K, sz.N
+    L = Z.shape[1]
+    T = Ly.ties
+    drv = np.empty((n * n, L))
+    for q in range(Z.shape[0]):
+        for m in range(L):
+            Z[q, m] = 0.0
+    for m in range(L):
+        r = prow[m]
+        for i in range(n):
+            for j in range(n):
+                Z[T + i * n + j, m] = ties0[r, i, j]
+            for s in range(S):
+                Z[Ly.stock + i * S + s, m] = stock0[r, i, s]
+        for a in range(A):
+            rs = srow(sch.varies, 0, r)
+            country0 = min(max(sch.country_rate[rs, 0, a], 0.0), 2.0)
+            tariff0 = effective_tariff(V[VEC.country_weight, a, m], country0,
+                                       sch.sector_rate[srow(sch.varies, 1, r), 0, a])
+            demand0 = sch.demand[srow(sch.varies, 2, r), 0, a]
+            Z[Ly.effort + a, m] = V[VEC.defense0, a, m]
+            rel0 = V[VEC.reliability0, a, m]
+            Z[Ly.latent0 + a, m] = math.log(rel0 / (1.0 - rel0))
+            Z[Ly.latent + a, m] = Z[Ly.latent0 + a, m]
+            Z[Ly.exports_us + a, m] = V[VEC.share_us0, a, m]
+            Z[Ly.exports_cn + a, m] = V[VEC.share_cn0, a, m]
+            Z[Ly.orientation + a, m] = V[VEC.orientation0, a, m]
+            Z[Ly.tariff0 + a, m] = tariff0
+            Z[Ly.tariff + a, m] = tariff0
+            Z[Ly.demand + a, m] = demand0
+            Z[Ly.pain0 + a, m] = tariff_pain(V[VEC.exports_to_gdp, a, m], V[VEC.share_us0, a, m], tariff0)
+            Z[Ly.pain + a, m] = Z[Ly.pain0 + a, m]
+            Z[Ly.gap0 + a, m] = burden_gap(demand0, V[VEC.defense0, a, m])
+            Z[Ly.gap + a, m] = Z[Ly.gap0 + a, m]
+            Z[Ly.reliability + a, m] = logistic(Z[Ly.latent + a, m])
+            Z[Ly.pow_ratio + a, m] = np.nan
+            Z[Ly.alignment + a, m] = alignment(Z[T + st.ai[a] * n + st.pat, m], Z[T + st.ai[a] * n + st.ch, m])
+            Z[Ly.prev_alignment + a, m] = Z[Ly.alignment + a, m]
+        for k in range(K):
+            Z[Ly.pois_rate + k, m] = np.nan
+        Z[Ly.min_cohesion, m] = np.inf
+        # Citizens: normal around 2f − 1 with the configured spread, clipped (aggregate: the mean itself).
+        ikey = stream_key(keys[m], 0, rng.STREAM_CITIZEN_INIT)
+        for a in range(A):
+            mean_us = 2.0 * V[VEC.fav_us0, a, m] - 1.0
+            mean_cn = 2.0 * V[VEC.fav_cn0, a, m] - 1.0
+            acc_us = 0.0
+            acc_cn = 0.0
+            for i in range(N):
+                x_us, x_cn = mean_us, mean_cn
+                if st.citizens > 0:
+                    spread = P[F.opinion_spread, m]
+                    b_us = ((0 * A + a) * N + i) * 2
+                    b_cn = ((1 * A + a) * N + i) * 2
+                    z_us = math.sqrt(-2.0 * math.log(uniform_from_key(ikey, b_us))) * \
+                        math.cos(2.0 * math.pi * uniform_from_key(ikey, b_us + 1))
+                    z_cn = math.sqrt(-2.0 * math.log(uniform_from_key(ikey, b_cn))) * \
+                        math.cos(2.0 * math.pi * uniform_from_key(ikey, b_cn + 1))
+                    x_us = min(max(mean_us + spread * z_us, -1.0), 1.0)
+                    x_cn = min(max(mean_cn + spread * z_cn, -1.0), 1.0)
+                Z[Ly.op_us + a * N + i, m] = x_us
+                Z[Ly.op_cn + a * N + i, m] = x_cn
+                Z[Ly.anchor_us + a * N + i, m] = x_us
+                Z[Ly.anchor_cn + a * N + i, m] = x_cn
+                acc_us += x_us
+                acc_cn += x_cn
+            public = 0.5 * (acc_us / N - acc_cn / N)
+            Z[Ly.public + a, m] = public
+            Z[Ly.stance + a, m] = leader_stance(Z[Ly.orientation + a, m], public, V[VEC.latitude, a, m])
+        for i in range(n):
+            acc = 0.0
+            for s in range(S):
+                acc += Z[Ly.stock + i * S + s, m]
+            Z[Ly.threat + i, m] = 0.0 if acc == 0.0 else 1.0 - fastmath.exp(-acc)
+        Z[Ly.cohesion, m] = cohesion(Z, T, n, st.alliance_pairs, m)
+    # The intercepts that make the start-month ties the targets of the start-month forces.
+    tie_drivers(Z, Ly, sz, P, V, st, drv, Ly.threat)
+    for m in range(L):
+        bw = P[F.balance_weight, m] * st.on[TERM.balance]
+        for i in range(n):
+            for j in range(n):
+                if i == j:
+                    continue
+                t0 = min(max(Z[T + i * n + j, m], -TIE_LIMIT), TIE_LIMIT)
+                Z[Ly.intercept + i * n + j, m] = (math.atanh(t0) - bw * balance_pressure(Z, T, n, i, j, m)
+                                                  - drv[i * n + j, m])
+
+
+# ================================================================================ decisions (month t)
+@phase
+def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
+    """The patron's choice per ally: hold / escalate / relieve / raise_demand (scripted mode: hold)."""
+    A, L = sz.A, Z.shape[1]
+    U = np.empty((5, L))
+    for a in range(A):
+        for m in range(L):
+            if not st.patron_behavioural:
+                Z[Ly.us_choice + a, m] = US_HOLD
+                continue
+            offset = Z[Ly.tariff_offset + a, m]
+            country = min(max(sch.country_rate[srow(sch.varies, 0, prow[m]), t, a] + offset, 0.0), 2.0)
+            last = Z[Ly.ally_last + a, m]
+            conceded = 1.0 if (last == ALLY_CONCEDE or last == ALLY_CHIP) else 0.0
+            retaliated = 1.0 if last == ALLY_RETALIATE else 0.0
+            U[0, m] = 0.0
+            u1 = (P[F.escalate_base_utility, m] + P[F.escalate_gap_weight, m] * Z[Ly.gap + a, m]
+                  + P[F.escalate_retaliation_weight, m] * retaliated)
+            U[1, m] = NEG if offset >= P[F.max_tariff_offset, m] - TINY else u1
+            u2 = (P[F.relief_base_utility, m] + P[F.relief_concession_weight, m] * conceded
+                  + V[VEC.chip_bonus, a, m] * (1.0 if Z[Ly.bonus_left + a, m] > 0 else 0.0))
+            U[2, m] = NEG if country <= TINY else u2
+            U[3, m] = P[F.raise_demand_base_utility, m] + P[F.raise_demand_concession_weight, m] * conceded
+            Z[Ly.us_choice + a, m] = logit_choice(U, 4, Dr[a, m], m)
+
+
+@phase
+def decide_ally(Z, Ly, sz, P, V, Dr, st, t, a):
+    """Ally a's choice: hold / concede / hedge / retaliate / play its bargaining chip."""
+    A, L = sz.A, Z.shape[1]
+    U = np.empty((5, L))
+    chip_ok0 = st.chip[a] and t >= st.chip_from[a]
+    i = st.ai[a]
+    for m in range(L):
+        pain_rise = max(Z[Ly.pain + a, m] - Z[Ly.pain0 + a, m], 0.0)
+        chip_ok = chip_ok0 and Z[Ly.chip_used + a, m] == 0.0
+        th = Z[Ly.threat + i, m]
+        rel = Z[Ly.reliability + a, m]
+        stance = Z[Ly.stance + a, m]
+        U[0, m] = 0.0
+        U[1, m] = (P[F.concede_base_utility, m] + P[F.concede_protection_weight, m] * th * rel
+                   + P[F.concede_pain_weight, m] * pain_rise + P[F.concede_stance_weight, m] * stance)
+        U[2, m] = (P[F.hedge_base_utility, m] + P[F.hedge_unreliability_weight, m] * (1.0 - rel)
+                   - P[F.hedge_stance_weight, m] * stance + P[F.hedge_pain_weight, m] * pain_rise)
+        U[3, m] = (P[F.retaliate_base_utility, m] + P[F.retaliate_pain_weight, m] * pain_rise
+                   - P[F.retaliate_threat_weight, m] * th)
+        U[4, m] = V[VEC.chip_base, a, m] + V[VEC.chip_pain, a, m] * pain_rise if chip_ok else NEG
+        Z[Ly.ally_choice + a, m] = logit_choice(U, 5, Dr[A + a, m], m)
+
+
+@phase
+def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
+    """The challenger's choice per ally: none / induce / coerce; scripted events force one."""
+    A, L = sz.A, Z.shape[1]
+    U = np.empty((5, L))
+    for a in range(A):
+        for m in range(L):
+            choice = CN_NONE
+            if st.challenger_behavioural:
+                align = Z[Ly.alignment + a, m]
+                drift = align - Z[Ly.prev_alignment + a, m]
+                U[0, m] = 0.0
+                U[1, m] = (P[F.induce_base_utility, m] + P[F.induce_drift_weight, m] * max(-drift, 0.0)
+                           + P[F.induce_hedge_weight, m] * (1.0 if Z[Ly.ally_last + a, m] == ALLY_HEDGE else 0.0))
+                U[2, m] = (P[F.coerce_base_utility, m] + P[F.coerce_drift_weight, m] * max(drift, 0.0)
+                           + P[F.coerce_alignment_weight, m] * max(align - 0.5, 0.0))
+                choice = logit_choice(U, 3, Dr[2 * A + a, m], m)
+            if sch.ev_induce[srow(sch.varies, 5, prow[m]), t, a] != 0.0:
+                choice = CN_INDUCE
+            if sch.ev_coerce[srow(sch.varies, 6, prow[m]), t, a] != 0.0:
+                choice = CN_COERCE
+            Z[Ly.china_choice + a, m] = choice
+
+
+@phase
+def decide_adversary(Z, Ly, sz, P, Dr, t, d):
+    """Adversary d's choice: restrain / provoke (provoke when the alliance looks divided)."""
+    L = Z.shape[1]
+    U = np.empty((5, L))
+    for m in range(L):
+        U[0, m] = 0.0
+        U[1, m] = P[F.provoke_base_utility, m] + P[F.provoke_cohesion_weight, m] * (1.0 - Z[Ly.cohesion, m])
+        Z[Ly.adversary_choice + d, m] = logit_choice(U, 2, Dr[3 * sz.A + d, m], m)
+
+
+@phase
+def decide_all(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
+    """Every agent's choice from the state at month t (what the Mesa agents do one by one)."""
+    decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t)
+    for a in range(sz.A):
+        decide_ally(Z, Ly, sz, P, V, Dr, st, t, a)
+    decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t)
+    for d in range(sz.D):
+        decide_adversary(Z, Ly, sz, P, Dr, t, d)
+
+
+# ================================================================================ transition (t → t+1)
+@phase
+def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
+    """Apply month t's choices and inputs to the state at t; the state becomes that of t+1.
+
+    Every loop runs over the lanes innermost: the lanes are independent replicates, so the compiler
+    interleaves or vectorises them where one replicate's chain of dependent operations would stall."""
+    n, A, S, K, D, N = sz.n, sz.A, sz.S, sz.K, sz.D, sz.N
+    G = st.mix.shape[0]
+    L = Z.shape[1]
+    on = st.on
+    ai, pat, ch, src_ch = st.ai, st.pat, st.ch, st.src_ch
+    T = Ly.ties
+    n_pairs = n * (n - 1) // 2
+    o_cnt, o_mag, o_el, o_tie = 3 * A + D, 3 * A + D + K, 3 * A + D + 2 * K, 4 * A + D + 2 * K
+    vs = sch.varies
+    old_tariff = np.empty((A, L))
+    old_threat = np.empty((n, L))
+    old_thch = np.empty((A, L))
+    add = np.empty((n * S, L))
+    drv = np.empty((n * n, L))
+    B = np.empty((n * n, L))
+    J = np.empty((n * n, L))
+    shock_us = np.empty((G, L))
+    shock_cn = np.empty((G, L))
+    acc = np.empty(L)
+    acc2 = np.empty(L)
+    mean = np.empty(L)
+    mean2 = np.empty(L)
+    gamma = np.empty(L)
+    beta = np.empty(L)
+    scale = np.empty(L)
+    public = np.empty(L)
+    mkey = np.empty(L, dtype=np.uint64)
+
+    # ---- the patron: tariffs and demands; the ally: effort and chips; trade
+    for a in range(A):
+        for m in range(L):
+            r = prow[m]
+            us = Z[Ly.us_choice + a, m]
+            rate_t = sch.country_rate[srow(vs, 0, r), t, a]
+            step = (1.0 if us == US_ESCALATE else 0.0) - (1.0 if us == US_RELIEVE else 0.0)
+            o = Z[Ly.tariff_offset + a, m] + P[F.tariff_step, m] * step
+            o = min(o, P[F.max_tariff_offset, m])
+            o = max(o, -rate_t)  # relief cannot take the rate below zero
+            Z[Ly.tariff_offset + a, m] = o
+            Z[Ly.demand_offset + a, m] += P[F.demand_step, m] * (1.0 if us == US_RAISE_DEMAND else 0.0)
+            old_tariff[a, m] = Z[Ly.tariff + a, m]
+            country = min(max(rate_t + o, 0.0), 2.0)
+            Z[Ly.tariff + a, m] = effective_tariff(V[VEC.country_weight, a, m], country,
+                                                   sch.sector_rate[srow(vs, 1, r), t, a])
+            Z[Ly.demand + a, m] = sch.demand[srow(vs, 2, r), t, a] + Z[Ly.demand_offset + a, m]
+        for m in range(L):
+            al = Z[Ly.ally_choice + a, m]
+            conceded = 1.0 if al == ALLY_CONCEDE else 0.0
+            chipped = al == ALLY_CHIP
+            Z[Ly.effort + a, m] += (P[F.concede_effort_step, m] * conceded
+                                    + V[VEC.chip_effort, a, m] * (1.0 if chipped else 0.0))
+            Z[Ly.chip_used + a, m] = 1.0 if chipped else Z[Ly.chip_used + a, m]
+            Z[Ly.bonus_left + a, m] = V[VEC.chip_months, a, m] if chipped else max(Z[Ly.bonus_left + a, m] - 1.0,
+                                                                                    0.0)
+        for m in range(L):
+            ratio = (1.0 + Z[Ly.tariff + a, m]) / (1.0 + Z[Ly.tariff0 + a, m])
+            if ratio != Z[Ly.pow_ratio + a, m]:  # the tariff moves rarely: pow only when it does
+                Z[Ly.pow_ratio + a, m] = ratio
+                Z[Ly.pow_value + a, m] = ratio ** (-P[F.trade_elasticity, m])
+        for m in range(L):
+            s_us0, s_cn0 = V[VEC.share_us0, a, m], V[VEC.share_cn0, a, m]
+            rate = P[F.trade_adjustment_rate, m]
+            ex_us = Z[Ly.exports_us + a, m]
+            new_us = ex_us + rate * (s_us0 * Z[Ly.pow_value + a, m] - ex_us)
+            target_cn = s_cn0 + on[TERM.trade_diversion] * P[F.diversion_to_china, m] * (s_us0 - new_us)
+            new_cn = max(Z[Ly.exports_cn + a, m] + rate * (target_cn - Z[Ly.exports_cn + a, m]), 0.0)
+            Z[Ly.exports_us + a, m] = new_us
+            cn = Z[Ly.china_choice + a, m]
+            induced = 1.0 if cn == CN_INDUCE else 0.0
+            coerced = 1.0 if cn == CN_COERCE else 0.0
+            access = s_cn0 * (P[F.inducement_market_access, m] * induced - P[F.coercion_export_loss, m] * coerced)
+            Z[Ly.exports_cn + a, m] = max(new_cn + on[TERM.market_access] * access, 0.0)
+
+    # ---- threat: stochastic events, scripted shocks, coercion
+    for i in range(n):
+        for m in range(L):
+            old_threat[i, m] = Z[Ly.threat + i, m]
+    for a in range(A):
+        for m in range(L):
+            old_thch[a, m] = threat_of_stock(Z[Ly.stock + ai[a] * S + src_ch, m])
+    for q in range(n * S):
+        for m in range(L):
+            add[q, m] = 0.0
+    for k in range(K):
+        s = st.proc_source[k]
+        adv = st.proc_adversary[k]
+        for m in range(L):
+            rate = sch.proc_rate[srow(vs, 7, prow[m]), t, k]
+            if adv >= 0 and Z[Ly.adversary_choice + adv, m] == ADV_PROVOKE:
+                rate = rate * MD[adv, m]
+            if rate != Z[Ly.pois_rate + k, m]:  # rates change rarely: e^−rate only when they do
+                Z[Ly.pois_rate + k, m] = rate
+                Z[Ly.pois_p0 + k, m] = math.exp(-rate)
+            count = poisson_count(Dr[o_cnt + k, m], rate, Z[Ly.pois_p0 + k, m])
+            sev = count * MK[k, m] * Dr[o_mag + k, m]
+            sev = 0.0 if count == 0.0 and math.isfinite(MK[k, m]) else sev  # no event: exactly 0
+            acc[m] = on[TERM.threat_events] * sev
+        for i in range(n):
+            w = st.proc_weights[k, i]
+            for m in range(L):
+                add[i * S + s, m] += acc[m] * w
+    for i in range(n):
+        for s in range(S):
+            for m in range(L):
+                add[i * S + s, m] = add[i * S + s, m] + sch.ev_threat[srow(vs, 8, prow[m]), t, i, s]
+    for a in range(A):
+        for m in range(L):
+            add[ai[a] * S + src_ch, m] += (on[TERM.coercion_threat] * P[F.coercion_threat, m]
+                                           * (1.0 if Z[Ly.china_choice + a, m] == CN_COERCE else 0.0))
+    for i in range(n):
+        for m in range(L):
+            acc[m] = 0.0
+        for s in range(S):
+            q = Ly.stock + i * S + s
+            for m in range(L):
+                Z[q, m] = decay_stock(P[F.retention, m], Z[q, m], add[i * S + s, m])
+                acc[m] += Z[q, m]
+        for m in range(L):
+            Z[Ly.threat + i, m] = 0.0 if acc[m] == 0.0 else 1.0 - fastmath.exp(-acc[m])
+
+    # ---- burden and reliability
+    for a in range(A):
+        for m in range(L):
+            pain = tariff_pain(V[VEC.exports_to_gdp, a, m], Z[Ly.exports_us + a, m], Z[Ly.tariff + a, m])
+            gap = burden_gap(Z[Ly.demand + a, m], Z[Ly.effort + a, m])
+            Z[Ly.pain + a, m] = pain
+            Z[Ly.gap + a, m] = gap
+            target = reliability_target(Z[Ly.latent0 + a, m], pain, Z[Ly.pain0 + a, m], gap, Z[Ly.gap0 + a, m],
+                                        P[F.reliability_tariff_sensitivity, m],
+                                        P[F.reliability_demand_sensitivity, m])
+            latent = Z[Ly.latent + a, m]
+            latent = (latent + on[TERM.reliability_drift] * P[F.reliability_adjustment_rate, m] * (target - latent)
+                      + on[TERM.reassurance] * sch.ev_reassure[srow(vs, 3, prow[m]), t, a])
+            Z[Ly.latent + a, m] = latent
+        for m in range(L):
+            Z[Ly.reliability + a, m] = logistic(Z[Ly.latent + a, m])
+
+    # ---- citizens: common shocks by group, then social influence and noise; leaders and elections
+    for m in range(L):
+        mkey[m] = stream_key(keys[m], t, rng.STREAM_CITIZEN_NOISE)
+    for a in range(A):
+        i = ai[a]
+        for g in range(G):
+            for m in range(L):
+                # Signed changes: a tariff rise stirs nationalism and relief soothes it; a threat rise rallies
+                # support for the patron and its fading relaxes it (a stationary threat causes no drift).
+                d_tariff = Z[Ly.tariff + a, m] - old_tariff[a, m]
+                d_threat = Z[Ly.threat + i, m] - old_threat[i, m]
+                d_threat_ch = threat_of_stock(Z[Ly.stock + i * S + src_ch, m]) - old_thch[a, m]
+                cn = Z[Ly.china_choice + a, m]
+                coerced = 1.0 if cn == CN_COERCE else 0.0
+                induced = 1.0 if cn == CN_INDUCE else 0.0
+                shock_us[g, m] = (
+                    -on[TERM.tariff_nationalism] * P[F.tariff_nationalism, m] * d_tariff * st.g_tariff[g]
+                    + on[TERM.threat_rally] * P[F.threat_rally, m] * d_threat * st.g_threat[g])
+                shock_cn[g, m] = (
+                    -on[TERM.coercion_backlash] * P[F.coercion_backlash, m] * coerced * st.g_backlash[g]
+                    + on[TERM.inducement_appeal] * P[F.inducement_appeal, m] * induced * st.g_appeal[g]
+                    - on[TERM.threat_rally] * P[F.threat_rally, m] * d_threat_ch * st.g_threat[g])
+        if st.citizens == 0:  # aggregate opinion: x ← clip(x + β(x_0 − x) + Σ_g share_g·shock_g)
+            q = a * N
+            for m in range(L):
+                anchor_pull = on[TERM.citizen_anchor] * P[F.stubbornness, m]
+                dot_us = 0.0
+                dot_cn = 0.0
+                for g in range(G):
+                    dot_us += shock_us[g, m] * st.mix[g]
+                    dot_cn += shock_cn[g, m] * st.mix[g]
+                x_us = Z[Ly.op_us + q, m]
+                x_cn = Z[Ly.op_cn + q, m]
+                Z[Ly.op_us + q, m] = min(max(x_us + anchor_pull * (Z[Ly.anchor_us + q, m] - x_us) + dot_us, -1.0),
+                                         1.0)
+                Z[Ly.op_cn + q, m] = min(max(x_cn + anchor_pull * (Z[Ly.anchor_cn + q, m] - x_cn) + dot_cn, -1.0),
+                                         1.0)
+                public[m] = 0.5 * (Z[Ly.op_us + q, m] - Z[Ly.op_cn + q, m])
+        else:  # Friedkin–Johnsen: x_i ← clip(x_i + γ(x̄ − x_i) + β(x_i,0 − x_i) + s_g(i)·shock + σ·ξ_i)
+            for m in range(L):
+                gamma[m] = on[TERM.citizen_conformity] * P[F.conformity, m]
+                beta[m] = on[TERM.citizen_anchor] * P[F.stubbornness, m]
+                scale[m] = on[TERM.citizen_noise] * P[F.opinion_noise_sd, m] * SQRT12
+                acc[m] = 0.0
+                acc2[m] = 0.0
+            for c in range(N):
+                q = a * N + c
+                for m in range(L):
+                    acc[m] += Z[Ly.op_us + q, m]
+                    acc2[m] += Z[Ly.op_cn + q, m]
+            for m in range(L):
+                mean[m] = acc[m] / N
+                mean2[m] = acc2[m] / N
+                acc[m] = 0.0
+                acc2[m] = 0.0
+            for c in range(N):  # both opinions of a citizen in one pass: their draws are one hash's halves
+                q = a * N + c
+                g = st.groups[c]
+                for m in range(L):
+                    x = Z[Ly.op_us + q, m]
+                    x = (x + gamma[m] * (mean[m] - x) + beta[m] * (Z[Ly.anchor_us + q, m] - x) + shock_us[g, m]
+                         + scale[m] * (rng.noise_uniform(mkey[m], 2 * q) - 0.5))
+                    x = min(max(x, -1.0), 1.0)
+                    Z[Ly.op_us + q, m] = x
+                    acc[m] += x
+                    y = Z[Ly.op_cn + q, m]
+                    y = (y + gamma[m] * (mean2[m] - y) + beta[m] * (Z[Ly.anchor_cn + q, m] - y) + shock_cn[g, m]
+                         + scale[m] * (rng.noise_uniform(mkey[m], 2 * q + 1) - 0.5))
+                    y = min(max(y, -1.0), 1.0)
+                    Z[Ly.op_cn + q, m] = y
+                    acc2[m] += y
+            for m in range(L):
+                public[m] = 0.5 * (acc[m] / N - acc2[m] / N)
+        for m in range(L):
+            Z[Ly.public + a, m] = public[m]
+            lead = sch.ev_leader[srow(vs, 4, prow[m]), t, a]
+            o = Z[Ly.orientation + a, m] if (math.isnan(lead) or on[TERM.leader_events] == 0.0) else lead
+            if st.election[t, a] and on[TERM.elections] != 0.0:
+                o = (V[VEC.hawk, a, m] if Dr[o_el + a, m] < p_hawk(P[F.election_public_weight, m], public[m])
+                     else V[VEC.conciliatory, a, m])
+            Z[Ly.orientation + a, m] = o
+            Z[Ly.stance + a, m] = leader_stance(o, public[m], V[VEC.latitude, a, m])
+
+    # ---- ties: targets from the new fundamentals and today's ties, decision impulses, noise
+    tie_drivers(Z, Ly, sz, P, V, st, drv, Ly.threat)
+    for i in range(n):
+        for j in range(i + 1, n):
+            for m in range(L):
+                B[i * n + j, m] = balance_pressure(Z, T, n, i, j, m)
+    for q in range(n * n):
+        for m in range(L):
+            J[q, m] = 0.0
+    for a in range(A):
+        i = ai[a]
+        for m in range(L):
+            al = Z[Ly.ally_choice + a, m]
+            cn = Z[Ly.china_choice + a, m]
+            conc = 1.0 if al == ALLY_CONCEDE else 0.0
+            hedg = 1.0 if al == ALLY_HEDGE else 0.0
+            reta = 1.0 if al == ALLY_RETALIATE else 0.0
+            chpd = 1.0 if al == ALLY_CHIP else 0.0
+            induced = 1.0 if cn == CN_INDUCE else 0.0
+            coerced = 1.0 if cn == CN_COERCE else 0.0
+            push = coercion_patron_push(P[F.coercion_intimidation, m], old_threat[i, m],
+                                        P[F.coercion_backfire_threat_level, m])
+            J[i * n + pat, m] += (on[TERM.concession_impulse] * P[F.concede_tie_impulse, m] * conc
+                                  + on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_us, m] * hedg
+                                  + on[TERM.retaliation_impulse] * P[F.retaliate_tie_impulse, m] * reta
+                                  + on[TERM.chip_impulse] * V[VEC.chip_tie, a, m] * chpd
+                                  + on[TERM.coercion_push] * coerced * push)
+            J[i * n + ch, m] += (on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_china, m] * hedg
+                                 + on[TERM.inducement_impulse] * P[F.inducement_tie_impulse, m] * induced
+                                 + on[TERM.coercion_impulse] * P[F.coercion_tie_impulse, m] * coerced)
+    p = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            for m in range(L):
+                sd = on[TERM.tie_noise] * P[F.tie_noise_sd, m]
+                noise = sd * Dr[o_tie + p, m] if (sd > 0 and n_pairs > 0) else 0.0
+                tgt = tie_target(Z[Ly.intercept + i * n + j, m], on[TERM.balance] * P[F.balance_weight, m],
+                                 B[i * n + j, m], drv[i * n + j, m])
+                x = tie_update(Z[T + i * n + j, m], P[F.tie_adjustment_rate, m], tgt, J[i * n + j, m] + J[j * n + i, m],
+                               noise)
+                Z[T + i * n + j, m] = x
+                Z[T + j * n + i, m] = x
+            p += 1
+
+    # ---- what the month leaves: alignment, cohesion, crossing, the choices as last month's
+    for a in range(A):
+        for m in range(L):
+            Z[Ly.prev_alignment + a, m] = Z[Ly.alignment + a, m]
+            al = alignment(Z[T + ai[a] * n + pat, m], Z[T + ai[a] * n + ch, m])
+            Z[Ly.alignment + a, m] = al
+            Z[Ly.crossed + a, m] = 1.0 if al < 0 else Z[Ly.crossed + a, m]
+            Z[Ly.us_last + a, m] = Z[Ly.us_choice + a, m]
+            Z[Ly.ally_last + a, m] = Z[Ly.ally_choice + a, m]
+            Z[Ly.china_last + a, m] = Z[Ly.china_choice + a, m]
+    for d in range(D):
+        for m in range(L):
+            Z[Ly.adversary_last + d, m] = Z[Ly.adversary_choice + d, m]
+    for m in range(L):
+        coh = cohesion(Z, T, n, st.alliance_pairs, m)
+        Z[Ly.cohesion, m] = coh
+        Z[Ly.min_cohesion, m] = min(Z[Ly.min_cohesion, m], coh)

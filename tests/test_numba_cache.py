@@ -1,0 +1,26 @@
+"""numba's cache of the compiled step is invalidated by a change to any model source (not only the function's
+own file), so an edited step.py can never leave the drivers' cached machine code stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alliance_sim.model import drivers, step
+from alliance_sim.model.numba_cache import ModelSourcesLocator, sources_stamp
+
+
+def test_stamp_changes_with_any_source_and_only_with_sources(tmp_path: Path):
+    for name in ("step.py", "rng.py"):
+        (tmp_path / name).write_text(f"# {name}\n")
+    (tmp_path / "notes.txt").write_text("not a source")
+    before = sources_stamp(tmp_path)
+    assert sources_stamp(tmp_path) == before
+    (tmp_path / "notes.txt").write_text("still not a source")
+    assert sources_stamp(tmp_path) == before
+    (tmp_path / "rng.py").write_text("# rng.py, edited\n")
+    assert sources_stamp(tmp_path) != before
+
+
+def test_model_kernels_use_the_model_sources_locator():
+    for fn in (drivers._ens_transition, drivers._trajectories, step.transition):
+        assert isinstance(fn._cache._impl.locator, ModelSourcesLocator), fn
