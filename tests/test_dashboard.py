@@ -14,7 +14,6 @@ pytest.importorskip("solara")
 
 from alliance_sim.dashboard import explain, figures  # noqa: E402
 from alliance_sim.dashboard.session import Session, Settings, apply_settings  # noqa: E402
-from alliance_sim.model import engine  # noqa: E402
 from alliance_sim.model.compiled import (  # noqa: E402
     ADVERSARY_OPTIONS,
     ALLY_OPTIONS,
@@ -102,50 +101,62 @@ def test_p_crossed_counts_every_month_so_far(shock):
     assert np.all(np.diff([h.crossed for h in s.history], axis=0) >= 0)
 
 
-def _engine_utilities(monkeypatch, decide, *args):
-    """The utilities the engine's own decision function computes (caught on their way to the draw)."""
-    seen = []
-    real = engine.rng.logit_choice
-
-    def spy(util, u):
-        seen.append(np.array(util))
-        return real(util, u)
-
-    monkeypatch.setattr(engine.rng, "logit_choice", spy)
-    decide(*args)
-    monkeypatch.setattr(engine.rng, "logit_choice", real)
-    return seen[0]
-
-
-def _check(terms, util, options):
+def _utilities(terms, options, R):
+    """(R, k) utilities from the explained terms; hold is 0, an option not offered is unavailable."""
+    u = np.full((R, len(options)), -np.inf)
+    u[:, 0] = 0.0
     for k, option in enumerate(options[1:], start=1):
-        if option not in terms:
-            assert np.all(util[:, k] < -1e8), f"{option}: available in the engine but not explained"
-            continue
-        total = sum(terms[option].values())
-        ok = util[:, k] > -1e8
-        np.testing.assert_allclose(np.asarray(total)[ok], util[ok, k], atol=1e-9, err_msg=option)
+        if option in terms:
+            total = np.asarray(sum(terms[option].values()), dtype=float)
+            u[:, k] = np.where(np.isnan(total), -np.inf, total)
+    return u
+
+
+def _check_shares(terms, options, choice, who):
+    """The model's choices are logit draws: their shares must be the mean logit probabilities of the
+    explained utilities (a wrong weight or a missing term moves the probabilities by far more than
+    the sampling error of a few thousand replicates)."""
+    R = len(choice)
+    u = _utilities(terms, options, R)
+    p = np.exp(u - u.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    for k, option in enumerate(options):
+        expected = p[:, k].mean()
+        got = np.mean(choice == k)
+        se = np.sqrt(max(expected * (1 - expected), 1e-4) / R)
+        assert abs(got - expected) < 5 * se + 0.004, f"{who} {option}: model {got:.3f}, terms {expected:.3f}"
 
 
 @pytest.mark.parametrize("name", ["tariff_shock_2025", "opcon_bargain", "north_korea_actor"])
-def test_log_terms_add_up_to_the_engines_utilities(monkeypatch, name):
-    s = Session(load_scenario(name), Settings(replicates=200))
-    s.advance(8)
-    c, st, t = s.model.compiled, s.model.state, s.month
-    for a in range(c.n_allies):
-        util = _engine_utilities(monkeypatch, engine.decide_ally, c, st, t, a).reshape(st.replicates, -1)
-        _check(explain.ally_terms(c, st, a), util, ALLY_OPTIONS)
-    if c.upol.mode != "scripted":
-        util = _engine_utilities(monkeypatch, engine.decide_patron, c, st, t)
-        for a in range(c.n_allies):
-            _check(explain.patron_terms(c, st, a), util[:, a], US_OPTIONS)
-    if c.cpol.mode == "behavioural":
-        util = _engine_utilities(monkeypatch, engine.decide_challenger, c, st, t)
-        for a in range(c.n_allies):
-            _check(explain.challenger_terms(c, st, a), util[:, a], CHINA_OPTIONS)
-    for d in range(len(c.adversary_idx)):
-        util = _engine_utilities(monkeypatch, engine.decide_adversary, c, st, t, d).reshape(st.replicates, -1)
-        _check(explain.adversary_terms(c, st), util, ADVERSARY_OPTIONS)
+def test_log_terms_are_the_models_utilities(name):
+    s = Session(load_scenario(name), Settings(replicates=6000, extra_tariff={"KOR": 20.0}))
+    s.advance(7)
+    c = s.model.compiled
+    before = s.model.state.copy()
+    s.step()
+    d = s.model.last_decisions
+    t = before.month
+    for a, ally in enumerate(c.allies):
+        _check_shares(explain.ally_terms(c, before, a), ALLY_OPTIONS, d.ally[:, a], ally)
+        if c.upol.mode != "scripted":
+            _check_shares(explain.patron_terms(c, before, a), US_OPTIONS, d.us[:, a], f"US→{ally}")
+        if c.cpol.mode == "behavioural" and not (c.ev_induce[t, a] or c.ev_coerce[t, a]):
+            _check_shares(explain.challenger_terms(c, before, a), CHINA_OPTIONS, d.china[:, a], f"China→{ally}")
+    for k in range(len(c.adversary_idx)):
+        _check_shares(explain.adversary_terms(c, before), ADVERSARY_OPTIONS, d.adversary[:, k], "adversary")
+
+
+def test_a_wrong_term_is_caught():
+    """The check above can fail: double one weight and the shares no longer match."""
+    s = Session(load_scenario("tariff_shock_2025"), Settings(replicates=6000))
+    s.advance(7)
+    c = s.model.compiled
+    before = s.model.state.copy()
+    s.step()
+    terms = explain.ally_terms(c, before, 1)
+    terms["hedge"]["doubts about Washington"] = 2 * terms["hedge"]["doubts about Washington"]
+    with pytest.raises(AssertionError):
+        _check_shares(terms, ALLY_OPTIONS, s.model.last_decisions.ally[:, 1], "KOR")
 
 
 def test_log_names_every_agent_with_shares_that_match_the_decisions(shock):

@@ -1,10 +1,11 @@
 """Why the agents decided what they did this month: each option's utility split into named terms.
 
-The model's agents choose by multinomial logit over linear utilities
-(:mod:`alliance_sim.model.mechanisms.decisions`); "hold" has utility 0, so an option's terms say how
+The model's agents choose by multinomial logit over linear utilities (the ``decide_*`` phases of
+:mod:`alliance_sim.model.step`); "hold" has utility 0, so an option's terms say how
 far each feature pushed it above or below doing nothing.  The terms here are the same features and
-weights as the engine's (``tests/test_dashboard.py`` checks that they add up to the engine's
-utilities), computed from the state at the start of the month, before the step.
+weights as the compiled step's decisions (``model/step.py``; ``tests/test_dashboard.py`` checks that
+the choice probabilities they imply are the shares of the choices the model makes), computed from the
+state at the start of the month, before the step.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def ally_terms(c: Compiled, s, a: int) -> Terms:
     pol = c.apol
     threat = s.threat[:, c.ally_idx[a]]
     rel = s.reliability[:, a]
-    pain_rise = np.maximum(s.pain[:, a] - np.asarray(c.start_pain)[..., a], 0.0)
+    pain_rise = np.maximum(s.pain[:, a] - s.pain0[:, a], 0.0)
     stance = s.stance[:, a]
     terms: Terms = {
         "concede": {"base appeal": np.full_like(rel, pol.concede_base_utility),
