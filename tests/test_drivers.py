@@ -175,3 +175,13 @@ def test_draw_table_blocks_do_not_change_results(monkeypatch):
     blocked = run_trajectories(c, ids, SEED, 24)
     for key in KEYS:
         assert np.array_equal(whole[key], blocked[key]), key
+
+
+@pytest.mark.parametrize("citizens", [0, 30])
+def test_memory_estimate_is_what_the_ensemble_holds(citizens):
+    """api's memory check reads the state layout: it equals the bytes of the arrays an EnsembleSim holds."""
+    p = with_north_korea(_base(citizens))
+    c = compile_parameters(p, 3)
+    sim = drivers.EnsembleSim(c, np.arange(64), SEED)
+    held = sum(a.nbytes for a in (sim.Z, sim.Dr, sim.P, sim.V, sim.MK, sim.MD, sim.keys, sim.prow))
+    assert held == 64 * drivers.ensemble_bytes_per_replicate(c)

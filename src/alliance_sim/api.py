@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alliance_sim.model.drivers import ensemble_bytes_per_replicate
 from alliance_sim.model.parameters import Parameters
 
 if TYPE_CHECKING:  # keep `import alliance_sim.api` free of matplotlib
@@ -84,18 +85,21 @@ def _physical_memory() -> int:
 
 
 def bytes_per_replicate(params: Parameters) -> int:
-    """Rough working memory of one replicate inside a chunk (citizens dominate)."""
-    n = len(params.actors)
-    allies = len(params.allies)
-    citizens = max(1, params.population.size_per_ally) * allies
-    return 160 * citizens + 400 * n * n + 2000
+    """Working memory of one replicate inside a chunk, from the compiled step's state layout and the
+    summaries' per-replicate arrays (``summaries.bytes_per_replicate``)."""
+    from alliance_sim.model.compiled import compile_parameters
+    from alliance_sim.summaries import bytes_per_replicate as summary_bytes
+
+    c = compile_parameters(params, 1)
+    return ensemble_bytes_per_replicate(c) + summary_bytes(c)
 
 
 def bytes_per_kept_replicate(params: Parameters, months: int) -> int:
-    n = len(params.actors)
-    allies = len(params.allies)
-    columns = 11 * allies + n * (n - 1) // 2 + 1 + 3 * allies + len(params.adversaries)
-    return 8 * columns * months
+    """Memory of one kept trajectory: every recorded series and decision, every month."""
+    from alliance_sim.model.compiled import compile_parameters
+    from alliance_sim.summaries import kept_bytes_per_month
+
+    return kept_bytes_per_month(compile_parameters(params, 1)) * months
 
 
 def check_run_arguments(params: Parameters, replicates: int, months: int, chunk_size: int, workers: int,
@@ -156,11 +160,34 @@ def progress_bar(description: str = "simulating", *, enabled: bool | None = None
     if not enabled:
         yield lambda done, total: None
         return
+    import threading
+
     t0 = time.perf_counter()
-    state: dict[str, Any] = {"progress": None, "task": None}
+    state: dict[str, Any] = {"progress": None, "task": None, "status": None}
+    lock = threading.Lock()
+
+    def waiting() -> None:
+        """No progress after ``delay``: say why the start is slow (numba compiles the step on a first run)."""
+        with lock:
+            if state["progress"] is None and state["status"] is None:
+                state["status"] = console.status(f"[bold]{description}[/]: starting (the first run on a machine "
+                                                 "compiles the model's step: about a minute, then cached)")
+                state["status"].start()
+
+    timer = threading.Timer(delay, waiting)
+    timer.daemon = True
+    timer.start()
+
+    def stop_status() -> None:
+        timer.cancel()
+        with lock:
+            if state["status"] is not None:
+                state["status"].stop()
+                state["status"] = None
 
     def update(done: int, total: int) -> None:
         if state["progress"] is None:
+            stop_status()
             if time.perf_counter() - t0 < delay or done >= total:
                 return
             prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=30), TaskProgressColumn(),
@@ -175,6 +202,7 @@ def progress_bar(description: str = "simulating", *, enabled: bool | None = None
     try:
         yield update
     finally:
+        stop_status()
         if state["progress"] is not None:
             state["progress"].stop()
 

@@ -55,6 +55,23 @@ DECISIONS = {"us_decision": ("ally", US_OPTIONS), "ally_decision": ("ally", ALLY
              "china_decision": ("ally", CHINA_OPTIONS), "adversary_decision": ("adversary", ADVERSARY_OPTIONS)}
 
 
+def _columns(c: Compiled) -> dict[str, int]:
+    return {s.name: (c.n_allies if s.dim == "ally" else len(c.pairs) if s.dim == "pair" else 1) for s in SERIES}
+
+
+def bytes_per_replicate(c: Compiled) -> int:
+    """Transient bytes per replicate while a month is recorded: each series read from the state (a float64
+    copy, its histogram bin index and its fixed-point value) plus the crossing and minimum trackers."""
+    widest = max(_columns(c).values())
+    return 8 * 3 * widest + sum(8 * k for k in _columns(c).values()) + (1 + 8) * c.n_allies + 8
+
+
+def kept_bytes_per_month(c: Compiled) -> int:
+    """Bytes of one kept trajectory per month: every series (float64) and decision (int8) column."""
+    decisions = sum(c.n_allies if dim == "ally" else len(c.adversary_idx) for dim, _ in DECISIONS.values())
+    return 8 * sum(_columns(c).values()) + decisions
+
+
 def series_values(name: str, c: Compiled, s: EnsembleState) -> np.ndarray:
     """(R, columns) values of series ``name`` in state ``s``."""
     if name == "alignment":
@@ -129,8 +146,7 @@ class SummaryAccumulator:
         T = c.months
         self.months = T
         self.n = 0
-        self.columns = {s.name: (c.n_allies if s.dim == "ally" else len(c.pairs) if s.dim == "pair" else 1)
-                        for s in SERIES}
+        self.columns = _columns(c)
         self.hist = {s.name: np.zeros((T, self.columns[s.name], s.bins), dtype=np.int64) for s in SERIES}
         self.sums = {s.name: np.zeros((T, self.columns[s.name]), dtype=np.int64) for s in SERIES}
         A, D = c.n_allies, len(c.adversary_idx)

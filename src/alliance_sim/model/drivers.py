@@ -142,6 +142,14 @@ class Packed:
         return np.ascontiguousarray(np.moveaxis(g, 1, -1))
 
 
+def ensemble_bytes_per_replicate(c: Compiled) -> int:
+    """Bytes an ``EnsembleSim`` holds per replicate: its state rows, this month's draws and the lanes'
+    parameters (``layout.STATE``, ``layout.draw_offsets``, ``F``/``VEC``), and its key and parameter row."""
+    sz = sizes_of(c)
+    rows = make_layout(sz).width + draw_width(c) + len(F) + len(VEC) * sz.A + sz.K + sz.D
+    return 8 * rows + 16
+
+
 def _blocked_ids(ids: np.ndarray) -> np.ndarray:
     """Replicate positions padded to whole blocks (the padding repeats the last one; never read back)."""
     R = ids.shape[0]

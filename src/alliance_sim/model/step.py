@@ -273,33 +273,32 @@ def cos_2pi(u):
 
 
 @phase
-def logit_choice(U, k, u, m):
-    """rng.logit_choice for lane m: the option whose softmax CDF first exceeds u (max / exp / sum, numpy's order)."""
-    top = U[0, m]
+def logit_choices(U, k, Dr, urow, Z, out_row):
+    """Multinomial-logit choice of every lane (rng.logit_choice): utilities ``U`` (options, lanes), uniforms in
+    ``Dr[urow]``; the option whose softmax CDF first exceeds the uniform goes to ``Z[out_row]``.  max / exp /
+    running sum / divide / count in numpy's order, lanes innermost and branch-free, so the lanes vectorise (an
+    unavailable option's utility NEG gives exp(NEG − max) = 0)."""
+    L = Z.shape[1]
+    top = np.empty(L)
+    total = np.empty(L)
+    cdf = np.empty((k, L))
+    count = np.zeros(L)
+    for m in range(L):
+        top[m] = U[0, m]
     for j in range(1, k):
-        top = max(top, U[j, m])
-    total = fastmath.exp(U[0, m] - top)
-    cdf0 = total
-    cdf1 = 0.0
-    cdf2 = 0.0
-    cdf3 = 0.0
-    if k > 1:
-        total = total + fastmath.exp(U[1, m] - top)
-        cdf1 = total
-    if k > 2:
-        total = total + fastmath.exp(U[2, m] - top)
-        cdf2 = total
-    if k > 3:
-        total = total + fastmath.exp(U[3, m] - top)
-        cdf3 = total
-    if k > 4:
-        total = total + fastmath.exp(U[4, m] - top)
-    count = 0
-    count += 1 if (k > 1 and u > cdf0 / total) else 0
-    count += 1 if (k > 2 and u > cdf1 / total) else 0
-    count += 1 if (k > 3 and u > cdf2 / total) else 0
-    count += 1 if (k > 4 and u > cdf3 / total) else 0
-    return count
+        for m in range(L):
+            top[m] = max(top[m], U[j, m])
+    for m in range(L):
+        total[m] = 0.0
+    for j in range(k):
+        for m in range(L):
+            total[m] = (total[m] + fastmath.exp(U[j, m] - top[m])) if j > 0 else fastmath.exp(U[0, m] - top[m])
+            cdf[j, m] = total[m]
+    for j in range(k - 1):  # the last ratio is exactly 1 > u
+        for m in range(L):
+            count[m] += 1.0 if Dr[urow, m] > cdf[j, m] / total[m] else 0.0
+    for m in range(L):
+        Z[out_row, m] = count[m]
 
 
 @term
@@ -497,12 +496,13 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
 def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
     """The patron's choice per ally: hold / escalate / relieve / raise_demand (scripted mode: hold)."""
     A, L = sz.A, Z.shape[1]
-    U = np.empty((5, L))
+    U = np.empty((4, L))
     for a in range(A):
-        for m in range(L):
-            if not st.patron_behavioural:
+        if not st.patron_behavioural:
+            for m in range(L):
                 Z[Ly.us_choice + a, m] = US_HOLD
-                continue
+            continue
+        for m in range(L):
             offset = Z[Ly.tariff_offset + a, m]
             country = min(max(sch.country_rate[srow(sch.varies, 0, prow[m]), t, a] + offset, 0.0), 2.0)
             last = Z[Ly.ally_last + a, m]
@@ -516,7 +516,7 @@ def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
                   + V[VEC.chip_bonus, a, m] * (1.0 if Z[Ly.bonus_left + a, m] > 0 else 0.0))
             U[2, m] = NEG if country <= TINY else u2
             U[3, m] = P[F.raise_demand_base_utility, m] + P[F.raise_demand_concession_weight, m] * conceded
-            Z[Ly.us_choice + a, m] = logit_choice(U, 4, Dr[a, m], m)
+        logit_choices(U, 4, Dr, a, Z, Ly.us_choice + a)
 
 
 @phase
@@ -540,18 +540,18 @@ def decide_ally(Z, Ly, sz, P, V, Dr, st, t, a):
         U[3, m] = (P[F.retaliate_base_utility, m] + P[F.retaliate_pain_weight, m] * pain_rise
                    - P[F.retaliate_threat_weight, m] * th)
         U[4, m] = V[VEC.chip_base, a, m] + V[VEC.chip_pain, a, m] * pain_rise if chip_ok else NEG
-        Z[Ly.ally_choice + a, m] = logit_choice(U, 5, Dr[A + a, m], m)
+    logit_choices(U, 5, Dr, A + a, Z, Ly.ally_choice + a)
 
 
 @phase
 def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
     """The challenger's choice per ally: none / induce / coerce; scripted events force one."""
     A, L = sz.A, Z.shape[1]
-    U = np.empty((5, L))
+    U = np.empty((3, L))
     for a in range(A):
-        for m in range(L):
-            choice = CN_NONE
-            if st.challenger_behavioural:
+        row = Ly.china_choice + a
+        if st.challenger_behavioural:
+            for m in range(L):
                 align = Z[Ly.alignment + a, m]
                 drift = align - Z[Ly.prev_alignment + a, m]
                 U[0, m] = 0.0
@@ -559,23 +559,26 @@ def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
                            + P[F.induce_hedge_weight, m] * (1.0 if Z[Ly.ally_last + a, m] == ALLY_HEDGE else 0.0))
                 U[2, m] = (P[F.coerce_base_utility, m] + P[F.coerce_drift_weight, m] * max(drift, 0.0)
                            + P[F.coerce_alignment_weight, m] * max(align - 0.5, 0.0))
-                choice = logit_choice(U, 3, Dr[2 * A + a, m], m)
+            logit_choices(U, 3, Dr, 2 * A + a, Z, row)
+        else:
+            for m in range(L):
+                Z[row, m] = CN_NONE
+        for m in range(L):
             if sch.ev_induce[srow(sch.varies, 5, prow[m]), t, a] != 0.0:
-                choice = CN_INDUCE
+                Z[row, m] = CN_INDUCE
             if sch.ev_coerce[srow(sch.varies, 6, prow[m]), t, a] != 0.0:
-                choice = CN_COERCE
-            Z[Ly.china_choice + a, m] = choice
+                Z[row, m] = CN_COERCE
 
 
 @phase
 def decide_adversary(Z, Ly, sz, P, Dr, t, d):
     """Adversary d's choice: restrain / provoke (provoke when the alliance looks divided)."""
     L = Z.shape[1]
-    U = np.empty((5, L))
+    U = np.empty((2, L))
     for m in range(L):
         U[0, m] = 0.0
         U[1, m] = P[F.provoke_base_utility, m] + P[F.provoke_cohesion_weight, m] * (1.0 - Z[Ly.cohesion, m])
-        Z[Ly.adversary_choice + d, m] = logit_choice(U, 2, Dr[3 * sz.A + d, m], m)
+    logit_choices(U, 2, Dr, 3 * sz.A + d, Z, Ly.adversary_choice + d)
 
 
 @phase
