@@ -195,6 +195,7 @@ class Overview(BlitChart):
             outer.set_verts([_band(x, q[:, 0, i], q[:, 4, i])])
             inner.set_verts([_band(x, q[:, 1, i], q[:, 3, i])])
             median.set_data(x, q[:, 2, i])
+            median.set_marker("o" if len(x) == 1 else "None")  # the first month is a point, not a line
             p_line.set_data(x, crossed[:, i])
             p_label.set_text(f"{crossed[-1, i]:.0%}")
             p_label.xy = (x[-1], crossed[-1, i])
@@ -202,6 +203,7 @@ class Overview(BlitChart):
         outer.set_verts([_band(x, cq[:, 0], cq[:, 4])])
         inner.set_verts([_band(x, cq[:, 1], cq[:, 3])])
         median.set_data(x, cq[:, 2])
+        median.set_marker("o" if len(x) == 1 else "None")
         return super().png(stale_background=stale)
 
 
