@@ -440,6 +440,29 @@ def _print_parameters() -> None:
         print(f"{key} = {value!r}" + (f"    # {unit}" if unit and unit != "-" else ""))
 
 
+@app.command()
+def dashboard(
+    scenario: Annotated[str, typer.Argument(help="The scenario to open first: a shipped name or a file.")]
+    = "tariff_shock_2025",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")]
+    = "127.0.0.1",
+) -> None:
+    """Open the browser dashboard (works offline); each visitor gets their own model.
+
+    Example: alliance dashboard present_2026 --port 8765, then open http://127.0.0.1:8765
+    """
+    from alliance_sim.dashboard.server import DashboardError, serve
+
+    def body():
+        try:
+            serve(scenario, host=host, port=port)
+        except DashboardError as exc:
+            raise BadInput(str(exc)) from None
+
+    _guarded(body)
+
+
 # ---------------------------------------------------------------------- extension commands
 # Sweep commands (`alliance sweep ...`) live in alliance_sim/sweeps/cli.py, written separately; they
 # are registered here when that module exists.

@@ -47,6 +47,12 @@ _RC = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.font
 # ----------------------------------------------------------------------------------- helpers
 
 
+def escape_mathtext(text: str) -> str:
+    """``text`` with dollar signs escaped, so matplotlib prints "$550 bn" instead of reading
+    "$550 bn / $" as mathtext (italics, spaces dropped)."""
+    return str(text).replace("\\$", "$").replace("$", r"\$")
+
+
 def actor_name(code: str) -> str:
     """Display name of an actor id ('KOR' -> 'South Korea'); unknown ids are shown as they are."""
     return ACTOR_NAMES.get(str(code), str(code))
@@ -82,7 +88,7 @@ def replicates(ds: xr.Dataset) -> int:
 
 def title_of(ds: xr.Dataset, what: str) -> str:
     """'tariff_shock_2025 — <what> (1,000 replicates)'."""
-    return f"{scenario_name(ds)} — {what} ({replicates(ds):,} replicates)"
+    return escape_mathtext(f"{scenario_name(ds)} — {what} ({replicates(ds):,} replicates)")
 
 
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -149,7 +155,9 @@ def _event_key(fig: Figure, ds: xr.Dataset, prefix: str = "") -> None:
     key = event_key(ds)
     if key:
         key = prefix + key
-        fig.supxlabel(_wrap(key, 150), fontsize=9, color="#333333")
+        # ~13 characters of 9-pt text per inch: wrap to the figure's width so no line is cut off
+        width = max(60, int(fig.get_figwidth() * 13))
+        fig.supxlabel(escape_mathtext(_wrap(key, width)), fontsize=9, color="#333333")
 
 
 def _wrap(text: str, width: int) -> str:
@@ -377,6 +385,10 @@ def plot_decisions(ds: xr.Dataset) -> Figure:
                 handles, names = ax.get_legend_handles_labels()
                 ax.legend(handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.02, 1.0),
                           frameon=False, fontsize=9)
+    for c in range(ncols):  # month labels under the lowest panel of each column (sharex hides the others)
+        shown = [axes[r][c] for r in range(len(rows)) if axes[r][c].get_visible()]
+        if shown:
+            shown[-1].tick_params(labelbottom=True)
     _event_key(fig, ds)
     fig.suptitle(title_of(ds, "decisions (share of runs; the rest hold)"), fontsize=13, fontweight="bold")
     return fig
@@ -412,7 +424,8 @@ def plot_compare(results: Mapping[str, xr.Dataset]) -> Figure:
         if i == 0:
             ax.set_ylabel("alignment  (−1 Beijing … +1 Washington)")
     handles = [ln for ln in axes[0].lines if ln.get_label() in names]
-    fig.legend(handles, [h.get_label() for h in handles], loc="outside right center", frameon=False)
+    fig.legend(handles, [escape_mathtext(h.get_label()) for h in handles], loc="outside right center",
+               frameon=False)
     _event_key(fig, first, prefix=f"events of {names[0]}:  " if len(names) > 1 else "")
     reps = sorted({replicates(ds) for ds in results.values()})
     rep_text = f"{reps[0]:,} replicates each" if len(reps) == 1 else "replicates: " + ", ".join(f"{r:,}" for r in reps)
