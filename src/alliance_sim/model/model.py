@@ -1,7 +1,8 @@
 """``AllianceModel``: a Mesa model whose one ``step()`` advances R replicate worlds by one month.
 
 It is a proper Mesa model — country agents are ``mesa.Agent`` objects in ``model.agents``, Mesa's
-``DataCollector`` records ensemble statistics each step, and SolaraViz can display it (``app.py``) —
+``DataCollector`` records ensemble statistics each step, and Mesa's SolaraViz (or the project's own
+dashboard, ``alliance_sim.dashboard``) can display it —
 while the state lives in the compiled step's arrays over replicates (``drivers.EnsembleSim``): each
 agent's ``decide`` and the model's transition are compiled loops over all replicates at once.
 """
