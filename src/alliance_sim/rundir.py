@@ -265,6 +265,7 @@ def write_into(folder: Path, ds: xr.Dataset, manifest: dict[str, Any], *, plots:
     """Write results, summary, manifest and plots into an existing (temporary) folder."""
     from alliance_sim.results import headline_summary
 
+    pause_point("writing")
     write_results(ds, folder / RESULTS)
     pause_point("results-written")
     headline_summary(ds).to_csv(folder / SUMMARY, float_format="%.4f")

@@ -178,6 +178,7 @@ def partials_of(out: Path) -> list[tuple[Path, str, int]]:
             if not p.name.startswith(prefix):
                 continue
             host, _, pid = p.name[len(prefix):].rpartition("-")
+            pid = pid.split(".")[0]  # a temporary file keeps its suffix (.png), so tools see its format
             if pid.isdigit():
                 found.append((p, host, int(pid)))
     return found
@@ -404,7 +405,7 @@ def atomic_file(out: str | Path, *, need_bytes: int | None = None) -> Iterator[P
     check_name(out)
     remove_stale(out)
     check_space(out, need_bytes)
-    tmp = partial_path(out)
+    tmp = partial_path(out).with_name(partial_path(out).name + out.suffix)
     with signals_as_exceptions():
         try:
             yield tmp

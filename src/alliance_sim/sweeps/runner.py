@@ -348,6 +348,7 @@ def _run_sweep(sweep: Sweep, out: Path, *, scheduler, workers, resume, task_size
                         state["target"] = out
                         state["first"] = False
                     raise_if_signalled()
+                pause_point("task-committed")
 
             writer = TaskWriter()
 
