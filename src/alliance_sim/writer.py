@@ -74,6 +74,7 @@ def signals_as_exceptions() -> Iterator[None]:
     previous = {}
     if depth == 0:
         _received.clear()
+        committed.clear()
         for s in HANDLED_SIGNALS:
             previous[s] = signal.signal(s, _handler)
     _state.depth = depth + 1
@@ -249,9 +250,12 @@ def check_space(out: Path, need_bytes: int | None) -> None:
         return
     where = nearest_existing(out.parent)
     try:
-        free = shutil.disk_usage(where).free
+        usage = shutil.disk_usage(where)
     except OSError:
         return
+    if usage.total == 0:  # a pseudo file system (/proc): writing fails on its own, with its own reason
+        return
+    free = usage.free
     need = int(need_bytes * 1.1) + 2**20
     if free < need:
         raise OutputError(f"{out}: not enough disk space: needs about {_mb(need)}, {_mb(free)} free on {where}; "

@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
             from alliance_sim.sweeps.store import open_store, require_complete, store_spec
 
             ds = open_store(store)
-            spec = store_spec(ds)
+            spec = store_spec(ds, store)
             require_complete(store, ds, "the analysis")
             for o, table in summary_table(ds, output or None).items():
                 print(f"\n{o} ({spec.design.kind})")
@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
             from alliance_sim.writer import atomic_output
 
             ds = open_store(store)
-            store_spec(ds)
+            store_spec(ds, store)
             require_complete(store, ds, "plotting")
             folder = out or store.with_name(store.stem + "_plots")
             if folder.is_dir() and any(not f.name.endswith(".png") for f in folder.iterdir()):

@@ -42,6 +42,7 @@ from alliance_sim.sweeps.store import (
     remove_store,
     run_hash,
     set_attrs,
+    store_spec,
     task_bounds,
     verify_store,
     write_task,
@@ -275,6 +276,7 @@ def _run_sweep(sweep: Sweep, out: Path, *, scheduler, workers, resume, task_size
         if not out.exists() and not _adopt_partial(out, sweep):
             raise SweepError(f"{out}: no store to resume")
         with open_store(out) as ds:
+            store_spec(ds, out)  # a store whose definition is damaged cannot be analysed: do not "finish" it
             if ds.attrs.get("sweep_hash") != run_hash(sweep):
                 raise SweepError(f"{out}: store was made by a different sweep definition or base scenario "
                                  f"(hash {ds.attrs.get('sweep_hash')} != {run_hash(sweep)}); use a new --out")

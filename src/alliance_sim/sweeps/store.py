@@ -237,12 +237,13 @@ def require_complete(path: str | Path, ds: xr.Dataset, what: str) -> StoreStatus
     return status
 
 
-def store_spec(ds: xr.Dataset) -> SweepSpec:
-    """The sweep definition saved in a store (damaged: one line)."""
+def store_spec(ds: xr.Dataset, path: str | Path | None = None) -> SweepSpec:
+    """The sweep definition saved in a store (damaged: one line naming ``path``)."""
     try:
         data = json.loads(ds.attrs["sweep"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise SweepError(f"damaged sweep store: its sweep definition cannot be read ({_detail(exc)})") from None
+        raise SweepError(f"{path or 'store'}: damaged sweep store: its sweep definition cannot be read "
+                         f"({_detail(exc)}); run the sweep again into a new --out") from None
     return parse_sweep(data, "store")
 
 
