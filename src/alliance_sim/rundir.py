@@ -140,9 +140,13 @@ def write_results(ds: xr.Dataset, path: str | Path) -> Path:
     path = Path(path)
     enc = encode_for_netcdf(ds)
     if ds.nbytes <= IN_MEMORY_LIMIT:
-        data = enc.to_netcdf(engine="h5netcdf")
+        view = enc.to_netcdf(engine="h5netcdf")
+        data = bytes(view)
+        if isinstance(view, memoryview):
+            view.release()  # a view kept alive past its BytesIO crashes the interpreter at exit
+        del view
         with open(path, "wb") as f:
-            f.write(bytes(data))
+            f.write(data)
     else:
         enc.to_netcdf(path, engine="h5netcdf")
     return path
