@@ -282,6 +282,22 @@ def test_signal_mid_sweep_keeps_done_tasks_and_resume_finishes(tmp_path, sweep_f
     assert debris(tmp_path) == []
 
 
+def test_sigterm_mid_sweep_on_a_local_dask_cluster(tmp_path, sweep_file, reference_store):
+    """The client is interrupted while its worker processes run: they are shut down, the store keeps
+    its finished tasks, and --resume finishes it bit-identically."""
+    proc = start("sweep", sweep_file, "--out", "s.zarr", "--workers", "1", "-q", cwd=tmp_path,
+                 pause="task-committed")
+    wait_paused(proc, "task-committed")
+    proc.send_signal(signal.SIGTERM)
+    rc, lines = finish(proc)
+    assert rc == 143, lines
+    assert "continue with --resume" in error_line([ln for ln in lines if "distributed" not in ln])
+    r = alliance("sweep", sweep_file, "--out", "s.zarr", "--resume", *SWEEP, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(_points(tmp_path / "s.zarr"), _points(reference_store))
+    assert debris(tmp_path) == []
+
+
 @pytest.mark.parametrize("then", ["resume", "fresh"])
 def test_kill_9_before_the_first_task_is_recovered(tmp_path, sweep_file, reference_store, then):
     proc = start("sweep", sweep_file, "--out", "s.zarr", *SWEEP, cwd=tmp_path, pause="task-outcomes-written")

@@ -168,7 +168,7 @@ def _translate(err: dict) -> tuple[str, str]:
             return key, f"expected a number, got {got} (true/false is not a number)"
         return key, f"expected a number, got {got}"
     if typ in ("int_type", "int_parsing", "int_from_float", "int_parsing_size"):
-        return key, f"expected a whole number, got {got}"
+        return key, f"expected a whole number, got {repr(inp) if isinstance(inp, float) else got}"
     if typ in ("string_type", "string_unicode"):
         if isinstance(inp, (_dt.date, _dt.datetime)):
             return key, f"expected a string, got {got}; write calendar months as quoted \"YYYY-MM\""

@@ -7,6 +7,7 @@ after being written to ``<store>.failed_points.json``.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -72,10 +73,11 @@ def _guard(body, store: Path | None = None):
         raise
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", None)
-        where = ""
+        message = interrupted_message(signum)
         if store is not None and store.exists():
-            where = f"; the tasks done so far are in {store}, continue with --resume"
-        raise _fail(interrupted_message(signum) + where, 128 + signum if signum else EXIT_INTERRUPTED) from None
+            name = f" ({signal.Signals(signum).name})" if signum else ""
+            message = f"interrupted{name}; the tasks done so far are in {store}, continue with --resume"
+        raise _fail(message, 128 + signum if signum else EXIT_INTERRUPTED) from None
     except (SweepError, OutputError) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:

@@ -322,7 +322,10 @@ def validate_factors(spec: SweepSpec, base: Parameters, where: str) -> None:
             try:
                 apply_overrides(base, {name: v}, via="")
             except OverrideError as exc:
-                raise _override_error(where, "factor", name, exc) from None
+                err = _override_error(where, "factor", name, exc)
+                if "whole number" in exc.problem and f.levels is None and not f.integer:
+                    err = SweepError(f"{err}; add integer = true to the range")
+                raise err from None
 
 
 def _first_error(exc: ValidationError) -> str:
