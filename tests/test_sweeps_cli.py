@@ -88,12 +88,12 @@ def _assert_one_line_error(r, expected: str, tmp_path: Path, before: set):
 
 @pytest.mark.parametrize("kw, expected", [
     ({"factors": '"mechanisms.tarif_weight" = { low = 0.0, high = 1.0 }'},
-     "factor 'mechanisms.tarif_weight': mechanisms.tarif_weight: unknown key at mechanisms; did you mean "
-     "'tariff_weight'?"),
+     "factor 'mechanisms.tarif_weight': unknown key; did you mean 'tariff_weight'?"),
     ({"factors": '"mechanisms.tariff_weight" = { low = 1.0, high = 0.5 }'}, "low (1) must not exceed high (0.5)"),
     ({"design": 'kind = "hypercube"'}, "design: Input tag 'hypercube'"),
     ({"base": 'base = "missing.toml"'}, "base scenario: missing.toml: no such scenario file"),
-    ({"factors": '"tariffs.6.rate" = { levels = [0.0, 5.0] }'}, "less than or equal to 2"),
+    ({"factors": '"tariffs.6.rate" = { levels = [0.0, 5.0] }'}, "factor 'tariffs.6.rate': must be between 0 and 2, "
+                                                                "got 5"),
 ])
 def test_bad_sweep_files(app, tmp_path, kw, expected):
     f = write(tmp_path, **kw)

@@ -81,7 +81,7 @@ def test_points_are_override_dicts_that_apply():
      "give low and high"),
     ({"design": {"kind": "lhs", "samples": 3}, "factors": {}}, "factors"),
     ({"design": {"kind": "lhs", "samples": 3}, "factors": {"mechanisms.tariff_weight": {"low": 0, "high": 1}},
-      "replicate": 3}, "replicate: Extra inputs are not permitted"),
+      "replicate": 3}, "replicate: unknown key; did you mean 'replicates'?"),
 ])
 def test_bad_definitions_are_one_line_errors(data, expected):
     with pytest.raises(SweepError) as err:
@@ -92,7 +92,7 @@ def test_bad_definitions_are_one_line_errors(data, expected):
 
 @pytest.mark.parametrize("factor, expected", [
     ({"mechanisms.tarif_weight": {"low": 0, "high": 1}}, "factor 'mechanisms.tarif_weight'"),
-    ({"mechanisms.tariff_weight": {"low": 0, "high": 100}}, "less than or equal to 20"),
+    ({"mechanisms.tariff_weight": {"low": 0, "high": 100}}, "must be between 0 and 20, got 100"),
     ({"actors.KOR.leader_orientation": {"levels": [0.0, 2.0]}}, "actors.KOR.leader_orientation"),
 ])
 def test_factors_are_validated_against_the_parameter_tree(factor, expected):

@@ -135,6 +135,32 @@ def check_run_arguments(params: Parameters, replicates: int, months: int, chunk_
                                f"needs about {kept / 2**30:.1f} GiB; use at most {fit:,}")
 
 
+def resolve_run_arguments(params: Parameters, replicates: int | None, seed: int | None, months: int | None,
+                          chunk_size: int = DEFAULT_CHUNK_SIZE, workers: int = 1,
+                          keep_trajectories: int = DEFAULT_KEEP) -> tuple[int, int, int]:
+    """(replicates, seed, months): the given values or the scenario's ``[simulation]`` ones, checked
+    (:class:`RunArgumentError`, one line) before anything runs."""
+    sim = params.simulation
+    R = sim.replicates if replicates is None else replicates
+    S = sim.seed if seed is None else seed
+    T = sim.months if months is None else months
+    check_run_arguments(params, R, T, chunk_size, workers, keep_trajectories)
+    if isinstance(S, bool) or not isinstance(S, int) or not 0 <= S < 2**63:
+        raise RunArgumentError(f"seed: expected a whole number between 0 and 2**63-1, got {S!r}")
+    return R, S, T
+
+
+def unique_labels(names: Iterable[str]) -> list[str]:
+    """Names made distinct for a comparison: a repeated ``x`` becomes ``x-2``, ``x-3``…"""
+    out: list[str] = []
+    for name in names:
+        label, n = name, 2
+        while label in out:
+            label, n = f"{name}-{n}", n + 1
+        out.append(label)
+    return out
+
+
 # ---------------------------------------------------------------------------------- progress
 
 
@@ -305,10 +331,11 @@ class CompareResult(dict):
     def save(self, out_dir: str | Path | None = None, *, plots: bool = True, command: str | None = None) -> Path:
         """One folder: a run directory per scenario, ``compare.png`` and ``summary.csv`` of all."""
         from alliance_sim.plots import save_figure
-        from alliance_sim.rundir import atomic_dir, default_out_dir, write_into
+        from alliance_sim.rundir import atomic_dir, default_out_dir, run_dir_bytes, write_into
 
         out = Path(out_dir) if out_dir is not None else default_out_dir("compare-" + "-".join(self)[:60])
-        with atomic_dir(out) as tmp:
+        need = sum(run_dir_bytes(r.dataset, plots) for r in self.values()) + 2**20
+        with atomic_dir(out, need_bytes=need) as tmp:
             for name, r in self.items():
                 (tmp / name).mkdir()
                 write_into(tmp / name, r.dataset, r.manifest(command), plots=plots)
@@ -344,13 +371,7 @@ def run(scenario_or_params: Any, replicates: int | None = None, seed: int | None
     from alliance_sim.results import to_dataset
 
     params, sc, default_name = _as_params(scenario_or_params)
-    sim = params.simulation
-    R = sim.replicates if replicates is None else replicates
-    S = sim.seed if seed is None else seed
-    T = sim.months if months is None else months
-    check_run_arguments(params, R, T, chunk_size, workers, keep_trajectories)
-    if isinstance(S, bool) or not isinstance(S, int) or not 0 <= S < 2**63:
-        raise RunArgumentError(f"seed: expected a whole number between 0 and 2**63-1, got {S!r}")
+    R, S, T = resolve_run_arguments(params, replicates, seed, months, chunk_size, workers, keep_trajectories)
     label = name or default_name
     with contextlib.ExitStack() as stack:
         if callable(progress):
@@ -374,19 +395,13 @@ def compare(scenarios: Iterable[Any], replicates: int | None = None, seed: int |
     """Run several scenarios with common random numbers (one seed, one number of replicates and
     months — the first scenario's unless given), so differences come from the scenarios, not chance."""
     items = [_as_params(s) for s in scenarios]
-    if not items:
-        raise RunArgumentError("compare: expected at least one scenario")
-    first = items[0][0].simulation
-    R = first.replicates if replicates is None else replicates
-    S = first.seed if seed is None else seed
-    T = first.months if months is None else months
-    for params, _, _ in items:  # check everything before running anything
-        check_run_arguments(params, R, T, chunk_size, workers, keep_trajectories)
+    if len(items) < 2:
+        raise RunArgumentError(f"compare: expected two or more scenarios, got {len(items)}")
+    R, S, T = resolve_run_arguments(items[0][0], replicates, seed, months, chunk_size, workers, keep_trajectories)
+    for params, _, _ in items[1:]:  # check everything before running anything
+        resolve_run_arguments(params, R, S, T, chunk_size, workers, keep_trajectories)
     results = CompareResult()
-    for params, sc, name in items:
-        label, n = name, 2
-        while label in results:
-            label, n = f"{name}-{n}", n + 1
+    for (params, sc, _), label in zip(items, unique_labels(name for _, _, name in items), strict=True):
         target = sc if sc is not None else params
         results[label] = run(target, replicates=R, seed=S, months=T, chunk_size=chunk_size, workers=workers,
                              keep_trajectories=keep_trajectories, progress=progress, client=client, name=label)

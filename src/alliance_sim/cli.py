@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from alliance_sim.writer import pause_point
+
 try:  # typer >= 0.24 vendors click as typer._click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older typer on the real click
@@ -29,9 +31,12 @@ class _OneLineErrors(TyperGroup):
     """Click/typer usage errors as one ``error:`` line on stderr (exit code 2) instead of a box."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from alliance_sim.writer import Terminated, interrupted_message, signals_as_exceptions
+
         try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
-                              **extra)
+            with signals_as_exceptions():  # SIGTERM/SIGHUP clean up like Ctrl-C (alliance_sim.writer)
+                rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                  standalone_mode=False, **extra)
         except click_exceptions.NoArgsIsHelpError as exc:
             print(exc.ctx.get_help() if exc.ctx else str(exc))
             rv = EXIT_BAD_INPUT
@@ -43,8 +48,11 @@ class _OneLineErrors(TyperGroup):
             _say_error(f"{where}{exc.format_message()}")
             rv = exc.exit_code
         except typer.Abort:
-            _say_error("interrupted")
+            _say_error(interrupted_message())
             rv = EXIT_INTERRUPTED
+        except Terminated as exc:
+            _say_error(interrupted_message(exc.signum))
+            rv = 128 + exc.signum
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -103,18 +111,22 @@ def _message(exc: BaseException) -> str:
 
 def _guarded(body, *args, **kwargs) -> Any:
     """Run a command body; known bad inputs and interrupts become one ``error:`` line."""
+    from alliance_sim.writer import disk_error, interrupted_message
+
     try:
         return body(*args, **kwargs)
     except typer.Exit:
         raise
-    except KeyboardInterrupt:
-        _say_error("interrupted; nothing was written")
-        raise typer.Exit(code=EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP as alliance_sim.writer.Terminated
+        signum = getattr(exc, "signum", None)
+        _say_error(interrupted_message(signum))
+        raise typer.Exit(code=128 + signum if signum else EXIT_INTERRUPTED) from None
     except _bad_input_types() as exc:
         raise _fail(_message(exc)) from None
     except OSError as exc:  # e.g. the output folder vanished or the disk is full while writing
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        raise _fail(f"{where}{exc.strerror or exc}") from None
+        full = disk_error(exc, Path(exc.filename or "."))
+        raise _fail(str(full) if full else f"{where}{exc.strerror or exc}") from None
 
 
 # ----------------------------------------------------------------------------------- options
@@ -142,19 +154,6 @@ def _load(scenario: str, overrides: list[str] | None):
     from alliance_sim.scenario import load_scenario
 
     return load_scenario(scenario, list(overrides or []))
-
-
-def _run_plan(params, replicates, seed, months, chunk_size, workers, keep) -> tuple[int, int, int]:
-    from alliance_sim.api import RunArgumentError, check_run_arguments
-
-    sim = params.simulation
-    R = sim.replicates if replicates is None else replicates
-    S = sim.seed if seed is None else seed
-    T = sim.months if months is None else months
-    check_run_arguments(params, R, T, chunk_size, workers, keep)
-    if not 0 <= S < 2**63:
-        raise RunArgumentError(f"seed: must be between 0 and 2**63-1, got {S}")
-    return R, S, T
 
 
 def _print_summary(name: str, ds, out: Path | None) -> None:
@@ -215,12 +214,19 @@ def run(
     """
 
     def body():
-        from alliance_sim.api import progress_bar
+        from alliance_sim.api import progress_bar, resolve_run_arguments
         from alliance_sim.api import run as api_run
         from alliance_sim.rundir import check_out_dir, default_out_dir
 
+        if scheduler is not None:
+            from alliance_sim.sweeps.runner import SweepError, check_address
+
+            try:
+                check_address(scheduler)
+            except SweepError as exc:
+                raise BadInput(str(exc)) from None
         sc = _load(scenario, set_)
-        R, S, T = _run_plan(sc.params, replicates, seed, months, chunk_size, workers, keep)
+        R, S, T = resolve_run_arguments(sc.params, replicates, seed, months, chunk_size, workers, keep)
         target = out if out is not None else default_out_dir(sc.name)
         check_out_dir(target)
         with contextlib.ExitStack() as stack:
@@ -235,6 +241,7 @@ def run(
             with progress_bar(sc.name) as tick:
                 res = api_run(sc, replicates=R, seed=S, months=T, chunk_size=chunk_size, workers=workers,
                               keep_trajectories=keep, progress=tick, client=client)
+        pause_point("simulated")
         path = res.save(target, plots=plots)
         _print_summary(sc.name, res.dataset, path)
 
@@ -266,28 +273,20 @@ def compare(
     """
 
     def body():
-        from alliance_sim.api import CompareResult, progress_bar
-        from alliance_sim.api import run as api_run
+        from alliance_sim.api import RunArgumentError, resolve_run_arguments, unique_labels
+        from alliance_sim.api import compare as api_compare
         from alliance_sim.rundir import check_out_dir, default_out_dir
 
+        if len(scenarios) < 2:
+            raise RunArgumentError(f"compare: expected two or more scenarios, got {len(scenarios)}")
         loaded = [_load(s, set_) for s in scenarios]
-        first = loaded[0].params
-        R, S, T = _run_plan(first, replicates, seed, months, chunk_size, workers, keep)
-        for sc in loaded[1:]:
-            _run_plan(sc.params, R, S, T, chunk_size, workers, keep)
-        names: list[str] = []
-        for sc in loaded:
-            label, n = sc.name, 2
-            while label in names:
-                label, n = f"{sc.name}-{n}", n + 1
-            names.append(label)
+        resolve_run_arguments(loaded[0].params, replicates, seed, months, chunk_size, workers, keep)
+        names = unique_labels(sc.name for sc in loaded)
         target = out if out is not None else default_out_dir("compare-" + "-".join(names)[:60])
         check_out_dir(target)
-        results = CompareResult()
-        for sc, label in zip(loaded, names, strict=True):
-            with progress_bar(label) as tick:
-                results[label] = api_run(sc, replicates=R, seed=S, months=T, chunk_size=chunk_size,
-                                         workers=workers, keep_trajectories=keep, progress=tick, name=label)
+        results = api_compare(loaded, replicates=replicates, seed=seed, months=months, chunk_size=chunk_size,
+                              workers=workers, keep_trajectories=keep, progress=True)
+        pause_point("simulated")
         path = results.save(target, plots=plots)
         for label, res in results.items():
             _print_summary(label, res.dataset, None)
@@ -328,9 +327,12 @@ def plot(
             datasets[d.name] = load_results(d)
             for p in redraw_plots(d):
                 print(p)
+        from alliance_sim.writer import atomic_file
+
         order = _compare_order(run_dir, list(datasets))
-        path = save_figure(plot_compare({k: datasets[k] for k in order}), run_dir / "compare.png")
-        print(path)
+        with atomic_file(run_dir / "compare.png") as tmp:
+            save_figure(plot_compare({k: datasets[k] for k in order}), tmp)
+        print(run_dir / "compare.png")
 
     _guarded(body)
 

@@ -7,28 +7,27 @@ A run directory holds::
     manifest.json   what was run, with what, by whom and how long it took
     plots/*.png     the standard plots
 
-It is built in a temporary sibling folder (``<out>.tmp-<pid>``) and moved into place with one
-``os.replace``; on any error, or Ctrl-C, the temporary folder is removed, so a run directory either
-exists complete or not at all.
+It is built in a temporary sibling folder and moved into place with one ``os.replace`` by
+:mod:`alliance_sim.writer`; on any error, signal or full disk the temporary folder is removed, so a run
+directory either exists complete or not at all.  Reading checks that a file is a run's results, so a
+damaged or foreign file is a one-line :class:`RunDirError`, not a traceback in a plot.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
-import os
 import platform
 import shlex
-import shutil
 import sys
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from alliance_sim.writer import OutputError, atomic_output, check_target, partials_of, pause_point
 
 RESULTS = "results.nc"
 SUMMARY = "summary.csv"
@@ -40,8 +39,7 @@ LIST_ATTRS = ("event_months", "event_labels")
 TIMING_ATTRS = ("wall_time_s", "created_utc")
 
 
-class RunDirError(Exception):
-    """The output folder cannot be used (one-line message)."""
+RunDirError = OutputError  # the output folder cannot be used, or a results file is not readable (one line)
 
 
 # --------------------------------------------------------------------------------- locations
@@ -54,10 +52,10 @@ def timestamp(now: _dt.datetime | None = None) -> str:
 def default_out_dir(name: str, base: str | Path = "outputs", now: _dt.datetime | None = None) -> Path:
     """A new folder ``<base>/<name>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``… if that exists."""
     base = Path(base)
-    stem = f"{_safe(name)}-{timestamp(now)}"
+    stem = f"{_safe(name)[:120]}-{timestamp(now)}"
     out = base / stem
     n = 2
-    while out.exists() or _tmp_sibling_exists(out):
+    while out.exists() or partials_of(out):
         out = base / f"{stem}-{n}"
         n += 1
     return out
@@ -67,66 +65,22 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name)) or "run"
 
 
-def _tmp_sibling_exists(out: Path) -> bool:
-    return out.parent.is_dir() and any(out.parent.glob(f"{out.name}.tmp-*"))
-
-
 def check_out_dir(out: str | Path) -> Path:
-    """Check, without writing anything, that ``out`` can become a new run directory.
-
-    It must not exist (or be an empty folder), and its nearest existing ancestor must be a writable
-    folder.  Raises :class:`RunDirError` with a one-line reason."""
-    out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise RunDirError(f"{out}: exists and is not a folder")
-        if any(out.iterdir()):
-            raise RunDirError(f"{out}: folder exists and is not empty; choose a new --out folder")
-    ancestor = out.parent
-    while not ancestor.exists():
-        if ancestor == ancestor.parent:
-            break
-        ancestor = ancestor.parent
-    if ancestor.exists() and not ancestor.is_dir():
-        raise RunDirError(f"{out}: cannot create folder: {ancestor} is a file, not a folder")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise RunDirError(f"{out}: cannot create folder: {ancestor} is not writable")
-    return out
+    """Check, without writing anything, that ``out`` can become a new run directory: absent (or an
+    empty folder), a name the file system accepts, under a writable folder.  Raises
+    :class:`RunDirError` with a one-line reason."""
+    return check_target(Path(out))
 
 
-@contextlib.contextmanager
-def atomic_dir(out: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder next to ``out``; on success move it to ``out``, on any error or
-    interrupt delete it (and any parent folders this call created)."""
-    out = Path(out)
-    check_out_dir(out)
-    created: list[Path] = []
-    parent = out.parent
-    missing = []
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
-    try:
-        try:
-            for p in reversed(missing):
-                p.mkdir()
-                created.append(p)
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir()
-        except OSError as exc:
-            raise RunDirError(f"{out}: cannot create folder ({exc.strerror or exc})") from None
-        yield tmp
-        if out.exists():  # an empty folder (checked above) is replaced
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for p in reversed(created):
-            with contextlib.suppress(OSError):
-                p.rmdir()
-        raise
+def atomic_dir(out: str | Path, need_bytes: int | None = None):
+    """Yield a temporary folder next to ``out``; on success move it to ``out``, on any error, signal or
+    full disk delete it (see :func:`alliance_sim.writer.atomic_output`)."""
+    return atomic_output(out, need_bytes=need_bytes)
+
+
+def run_dir_bytes(ds: xr.Dataset, plots: bool = True) -> int:
+    """Rough size of a run directory (uncompressed netCDF plus the PNGs), for the free-space check."""
+    return int(ds.nbytes) + 64 * 1024 + (2 * 2**20 if plots else 0)
 
 
 # ------------------------------------------------------------------------------- the dataset
@@ -177,14 +131,55 @@ def decode_from_netcdf(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+#: Results up to this size are encoded in memory and written with one plain ``write``: HDF5 writing
+#: straight to a full disk can crash the process (exit 139) instead of raising ENOSPC.
+IN_MEMORY_LIMIT = 1 << 30
+
+
 def write_results(ds: xr.Dataset, path: str | Path) -> Path:
     path = Path(path)
-    encode_for_netcdf(ds).to_netcdf(path, engine="h5netcdf")
+    enc = encode_for_netcdf(ds)
+    if ds.nbytes <= IN_MEMORY_LIMIT:
+        view = enc.to_netcdf(engine="h5netcdf")
+        data = bytes(view)
+        if isinstance(view, memoryview):
+            view.release()  # a view kept alive past its BytesIO crashes the interpreter at exit
+        del view
+        with open(path, "wb") as f:
+            f.write(data)
+    else:
+        enc.to_netcdf(path, engine="h5netcdf")
     return path
 
 
+def _required_names() -> tuple[set[str], set[str]]:
+    """The variables and coordinates every run's results have (what plots and summaries read)."""
+    from alliance_sim.summaries import DECISIONS, SERIES
+
+    names = {f"{s.name}_{k}" for s in SERIES for k in ("q", "mean")}
+    names |= {f"{v}_freq" for v in DECISIONS}
+    names |= {"p_crossed", "p_beijing_side", "first_cross_freq", "min_cohesion_q"}
+    return names, {"month", "ally", "quantile", "first_cross_month"}
+
+
+def check_results(ds: xr.Dataset, path: Path) -> None:
+    """A one-line :class:`RunDirError` unless ``ds`` looks like a run's results (not a foreign netCDF)."""
+    title = str(ds.attrs.get("title", ""))
+    if not title.startswith("alliance-sim results"):
+        raise RunDirError(f"{path}: not an alliance-sim results file (no 'alliance-sim results' title); "
+                          "expected the results.nc of `alliance run`")
+    names, coords = _required_names()
+    missing = sorted((names - set(ds.data_vars)) | (coords - set(ds.coords)))
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise RunDirError(f"{path}: damaged or incomplete results file: missing {', '.join(missing[:3])}{more}")
+    if ds.sizes.get("month", 0) < 1 or ds.sizes.get("ally", 0) < 1:
+        raise RunDirError(f"{path}: damaged results file: no months or no allies")
+
+
 def load_results(path: str | Path) -> xr.Dataset:
-    """Read ``results.nc`` (a file, or a run directory containing one) fully into memory."""
+    """Read ``results.nc`` (a file, or a run directory containing one) fully into memory; a damaged or
+    foreign file is a one-line :class:`RunDirError`."""
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS
@@ -193,8 +188,10 @@ def load_results(path: str | Path) -> xr.Dataset:
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             loaded = ds.load()
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"{path}: cannot read results ({' '.join(str(exc).split())})") from None
+    except Exception as exc:  # noqa: BLE001 - h5py/h5netcdf raise many types for a damaged file
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise RunDirError(f"{path}: cannot read results, the file is damaged or not netCDF ({detail})") from None
+    check_results(loaded, path)
     return decode_from_netcdf(loaded)
 
 
@@ -272,19 +269,22 @@ def write_into(folder: Path, ds: xr.Dataset, manifest: dict[str, Any], *, plots:
     """Write results, summary, manifest and plots into an existing (temporary) folder."""
     from alliance_sim.results import headline_summary
 
+    pause_point("writing")
     write_results(ds, folder / RESULTS)
+    pause_point("results-written")
     headline_summary(ds).to_csv(folder / SUMMARY, float_format="%.4f")
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")
     if plots:
         from alliance_sim.plots import save_all
 
+        pause_point("plots")
         save_all(ds, folder / PLOTS)
 
 
 def write_run_dir(out: str | Path, ds: xr.Dataset, manifest: dict[str, Any], *, plots: bool = True) -> Path:
     """Write a complete run directory at ``out`` atomically; return its path."""
     out = Path(out)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, need_bytes=run_dir_bytes(ds, plots)) as tmp:
         write_into(tmp, ds, manifest, plots=plots)
     return out
 
@@ -300,18 +300,7 @@ def redraw_plots(run_dir: str | Path) -> list[Path]:
         raise RunDirError(f"{run_dir}: no {RESULTS} in this folder; expected a folder written by `alliance run`")
     ds = load_results(run_dir / RESULTS)
     target = run_dir / PLOTS
-    tmp = run_dir / f"{PLOTS}.tmp-{os.getpid()}"
-    old = run_dir / f"{PLOTS}.old-{os.getpid()}"
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_output(target, replace=True, need_bytes=2 * 2**20) as tmp:
+        pause_point("plots")
         paths = save_all(ds, tmp)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not target.exists():
-            os.replace(old, target)
-        raise
     return [target / p.name for p in paths]

@@ -7,6 +7,7 @@ after being written to ``<store>.failed_points.json``.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -61,20 +62,28 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     return typer.Exit(code=code)
 
 
-def _guard(body):
+def _guard(body, store: Path | None = None):
     from alliance_sim.sweeps.design import SweepError
+    from alliance_sim.writer import OutputError, disk_error, interrupted_message, signals_as_exceptions
 
     try:
-        return body()
+        with signals_as_exceptions():
+            return body()
     except typer.Exit:
         raise
-    except KeyboardInterrupt:
-        raise _fail("interrupted", EXIT_INTERRUPTED) from None
-    except SweepError as exc:
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", None)
+        message = interrupted_message(signum)
+        if store is not None and store.exists():
+            name = f" ({signal.Signals(signum).name})" if signum else ""
+            message = f"interrupted{name}; the tasks done so far are in {store}, continue with --resume"
+        raise _fail(message, 128 + signum if signum else EXIT_INTERRUPTED) from None
+    except (SweepError, OutputError) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
+        err = disk_error(exc, Path(exc.filename or store or "."))
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        raise _fail(f"{where}{exc.strerror or exc}") from None
+        raise _fail(str(err) if err else f"{where}{exc.strerror or exc}") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -97,14 +106,17 @@ def register(app: typer.Typer) -> None:
         max_tasks: Annotated[int | None, typer.Option("--max-tasks", min=1, hidden=True,
                              help="Stop after this many tasks (continue later with --resume).")] = None,
     ) -> None:
+        target = out or Path(f"{sweep_file.stem}.zarr")
+
         def body():
             from alliance_sim.sweeps.design import load_sweep
-            from alliance_sim.sweeps.runner import run_sweep
+            from alliance_sim.sweeps.runner import check_address, run_sweep
 
             if scheduler and workers is not None:
                 raise _fail("give either --scheduler or --workers, not both")
+            if scheduler:
+                check_address(scheduler)
             sweep = load_sweep(sweep_file)
-            target = out or Path(f"{sweep_file.stem}.zarr")
             rep = run_sweep(sweep, target, scheduler=scheduler, workers=workers, resume=resume,
                             task_size=task_size, progress=not quiet, max_tasks=max_tasks)
             rate = rep.points_run / rep.wall_time if rep.wall_time > 0 else 0.0
@@ -118,7 +130,7 @@ def register(app: typer.Typer) -> None:
                             EXIT_FAILED_POINTS)
             if not rep.complete:
                 print(f"{target}: incomplete; continue with: alliance sweep {sweep_file} --out {target} --resume")
-        _guard(body)
+        _guard(body, target)
 
     @app.command("sweep-analyze", help=ANALYZE_HELP, no_args_is_help=True)
     def analyze_cmd(
@@ -128,10 +140,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         def body():
             from alliance_sim.sweeps.analysis import prim_box, summary_table
-            from alliance_sim.sweeps.store import open_store, store_spec
+            from alliance_sim.sweeps.store import open_store, require_complete, store_spec
 
             ds = open_store(store)
-            spec = store_spec(ds)
+            spec = store_spec(ds, store)
+            require_complete(store, ds, "the analysis")
             for o, table in summary_table(ds, output or None).items():
                 print(f"\n{o} ({spec.design.kind})")
                 print(table.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -154,10 +167,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         def body():
             from alliance_sim.sweeps.plots import plot_store
-            from alliance_sim.sweeps.store import open_store
+            from alliance_sim.sweeps.store import open_store, require_complete, store_spec
+            from alliance_sim.writer import atomic_output
 
             ds = open_store(store)
+            store_spec(ds, store)
+            require_complete(store, ds, "plotting")
             folder = out or store.with_name(store.stem + "_plots")
-            for f in plot_store(ds, folder, output or None):
-                print(f)
+            if folder.is_dir() and any(not f.name.endswith(".png") for f in folder.iterdir()):
+                raise _fail(f"{folder}: exists and holds files other than figures; choose another --out")
+            if folder.exists() and not folder.is_dir():
+                raise _fail(f"{folder}: exists and is not a folder")
+            with atomic_output(folder, replace=True) as tmp:
+                files = plot_store(ds, tmp, output or None)
+            for f in files:
+                print(folder / f.name)
         _guard(body)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -279,24 +278,72 @@ def build_points(spec: SweepSpec, seed: int) -> PointTable:
     return PointTable(names, unit, values, overrides)
 
 
+#: Keys a factor cannot vary, with the reason (the sweep fixes them for every point, or they change
+#: which actors are allies and so the shape of every outcome).
+FIXED_KEYS = {
+    "simulation.months": "the horizon is the sweep's `months`, one for every point",
+    "simulation.seed": "every point uses the sweep's `seed` (common random numbers)",
+    "simulation.replicates": "every point uses the sweep's `replicates`",
+}
+
+
+def _fixed_reason(key: str) -> str | None:
+    if key in FIXED_KEYS:
+        return FIXED_KEYS[key]
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "actors" and parts[2] == "role":
+        return "an actor's role decides who the allies are, and so the shape of every outcome"
+    return None
+
+
+def _override_error(where: str, what: str, name: str, exc: OverrideError) -> SweepError:
+    """The scenario validator's message, prefixed by where in the sweep file it came from."""
+    rest = exc.problem if exc.key in (name, "") else f"{exc.key}: {exc.problem}"
+    return SweepError(f"{where}: {what} '{name}': {rest}")
+
+
 def validate_factors(spec: SweepSpec, base: Parameters, where: str) -> None:
-    """Apply each factor's extreme values once to ``base``; a bad key or bound is a one-line error."""
+    """Check each factor as a scenario file's value is checked: the key must name one value that may
+    vary between points, and every level (or both ends of a range) must be valid for it."""
     for name, f in spec.factors.items():
+        reason = _fixed_reason(name)
+        if reason is not None:
+            raise SweepError(f"{where}: factor '{name}': cannot vary between points: {reason}")
         try:
-            get_value(base, name)
-            probes = f.levels if f.levels is not None else (
-                [int(f.low), int(f.high)] if f.integer else [f.low, f.high])
-            for v in probes:
-                apply_overrides(base, {name: v})
+            value = get_value(base, name)
         except OverrideError as exc:
-            raise SweepError(f"{where}: factor '{name}': {exc}") from None
+            raise _override_error(where, "factor", name, exc) from None
+        if isinstance(value, (BaseModel, dict, list)):
+            raise SweepError(f"{where}: factor '{name}': names a table or list, not one value; vary one of its "
+                             f"entries (e.g. {name}.<key>)")
+        probes = f.levels if f.levels is not None else (
+            [int(f.low), int(f.high)] if f.integer else [f.low, f.high])
+        for v in probes:
+            try:
+                apply_overrides(base, {name: v}, via="")
+            except OverrideError as exc:
+                err = _override_error(where, "factor", name, exc)
+                if "whole number" in exc.problem and f.levels is None and not f.integer:
+                    err = SweepError(f"{err}; add integer = true to the range")
+                raise err from None
 
 
 def _first_error(exc: ValidationError) -> str:
+    from alliance_sim.scenario_errors import _show
+
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{loc}: {msg}" if loc else msg
+    if err.get("type") in ("extra_forbidden",):
+        import difflib
+
+        options = list(SweepSpec.model_fields) if len(err["loc"]) == 1 else []
+        hint = difflib.get_close_matches(str(err["loc"][-1]), options, n=1)
+        msg = "unknown key" + (f"; did you mean '{hint[0]}'?" if hint else "")
+    elif "input" in err and not isinstance(err["input"], dict):
+        msg = f"{msg}, got {_show(err['input'])}"
+    text = f"{loc}: {msg}" if loc else msg
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def parse_sweep(data: dict, where: str = "sweep") -> SweepSpec:
@@ -308,14 +355,18 @@ def parse_sweep(data: dict, where: str = "sweep") -> SweepSpec:
 
 
 def read_sweep_file(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep TOML file (structure only; see ``load_sweep`` for the base)."""
+    """Read and validate a sweep TOML file (structure only; see ``load_sweep`` for the base).  Bytes are
+    decoded defensively: a binary or Latin-1 file is a one-line error, not a UnicodeDecodeError."""
+    from alliance_sim.scenario_errors import ScenarioError
+    from alliance_sim.scenario_files import read_toml
+
     path = Path(path)
+    if not path.exists():
+        raise SweepError(f"{path}: no such sweep file")
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise SweepError(f"{path}: no such sweep file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: invalid TOML: {exc}") from None
+        data, _ = read_toml(path, str(path), what="sweep")
+    except ScenarioError as exc:
+        raise SweepError(str(exc)) from None
     return parse_sweep(data, str(path))
 
 
@@ -355,12 +406,21 @@ def load_base(spec: SweepSpec, sweep_dir: Path, where: str) -> tuple[Parameters,
         except ScenarioError as exc:
             raise SweepError(f"{where}: base scenario: {exc}") from None
         params, name, h = sc.params, sc.name, sc.hash
-    if spec.set:
-        try:
-            params = apply_overrides(params, dict(spec.set))
-        except OverrideError as exc:
-            raise SweepError(f"{where}: set: {exc}") from None
+    params = _apply_set(spec, params, where)
     return params, name, h or _params_hash(params)
+
+
+def _apply_set(spec: SweepSpec, params: Parameters, where: str) -> Parameters:
+    """The sweep's fixed ``[set]`` overrides, checked as a scenario's values are."""
+    for key in spec.set:
+        try:
+            get_value(params, key)
+        except OverrideError as exc:
+            raise _override_error(where, "set", key, exc) from None
+    try:
+        return apply_overrides(params, dict(spec.set), via="[set]")
+    except OverrideError as exc:
+        raise SweepError(f"{where}: set '{exc.key}': {exc.problem}") from None
 
 
 def make_sweep(spec: SweepSpec, *, source: str = "sweep", sweep_dir: str | Path = ".",
@@ -370,11 +430,7 @@ def make_sweep(spec: SweepSpec, *, source: str = "sweep", sweep_dir: str | Path 
         params, name, h = load_base(spec, Path(sweep_dir), source)
     else:
         params, name, h = base, "custom", _params_hash(base)
-        if spec.set:
-            try:
-                params = apply_overrides(params, dict(spec.set))
-            except OverrideError as exc:
-                raise SweepError(f"{source}: set: {exc}") from None
+        params = _apply_set(spec, params, source)
     validate_factors(spec, params, source)
     seed = params.simulation.seed if spec.seed is None else spec.seed
     months = params.simulation.months if spec.months is None else spec.months

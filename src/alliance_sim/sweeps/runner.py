@@ -15,15 +15,18 @@ reported with their parameters (``<store>.failed_points.json`` and the store's a
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from alliance_sim.batch import run_points
@@ -38,8 +41,24 @@ from alliance_sim.sweeps.store import (
     remove_store,
     run_hash,
     set_attrs,
+    store_spec,
     task_bounds,
+    verify_store,
     write_task,
+)
+from alliance_sim.writer import (
+    OutputError,
+    check_name,
+    check_space,
+    disk_error,
+    partial_path,
+    pause_point,
+    raise_if_signalled,
+    remove_stale,
+    signals_as_exceptions,
+    signals_deferred,
+    signals_ignored,
+    stale_partials,
 )
 
 TaskFn = Callable[[Parameters, list[dict[str, Any]], int, int, int], xr.Dataset]
@@ -73,6 +92,7 @@ class SweepReport:
     workers: int = 0
     failed: list[FailedPoint] = field(default_factory=list)
     complete: bool = False
+    damaged: int = 0  # tasks found damaged by --resume (and recomputed)
 
     def failed_path(self) -> Path:
         return failed_points_path(self.store)
@@ -82,15 +102,36 @@ def failed_points_path(store: Path) -> Path:
     return store.with_name(store.name + ".failed_points.json")
 
 
-def connect(scheduler: str, timeout: float = 5.0):
-    """A dask Client on an existing scheduler; unreachable -> ``SweepError`` (one line)."""
-    from distributed import Client
+def check_address(scheduler: str) -> None:
+    """A scheduler address dask can parse (``tcp://host:8786``, ``host:8786``), else one line."""
+    from distributed.comm import parse_address
 
     try:
+        scheme, loc = parse_address(scheduler)
+        host, _, port = loc.rpartition(":")
+        ok = bool(loc) and (scheme not in ("tcp", "tls") or (host and port.isdigit()))
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise SweepError(f"--scheduler {scheduler!r}: not a scheduler address; expected e.g. tcp://host:8786")
+
+
+def connect(scheduler: str, timeout: float = 5.0):
+    """A dask Client on an existing scheduler; a bad or unreachable address -> ``SweepError`` (one line,
+    without the "Exception ignored" noise of a half-built client being collected)."""
+    from distributed import Client
+
+    check_address(scheduler)
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda *_: None
+    try:
         return Client(scheduler, timeout=f"{timeout}s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SweepError(f"cannot reach dask scheduler at {scheduler}: {msg}") from None
+        raise SweepError(f"cannot reach dask scheduler at {scheduler}: {msg[:200]}") from None
+    finally:
+        gc.collect()
+        sys.unraisablehook = hook
 
 
 def local_cluster(workers: int):
@@ -157,6 +198,37 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def store_bytes(schema: Schema, n_points: int, n_tasks: int) -> int:
+    """Upper bound of a store's size on disk (uncompressed outcomes plus a block per chunk file)."""
+    per_point = sum(int(np.prod(shape)) for _, shape, _ in schema.variables.values()) + 2 * 8
+    return 8 * per_point * n_points + 4096 * n_tasks * (len(schema.variables) + 2) + 2**20
+
+
+def _adopt_partial(out: Path, sweep: Sweep) -> bool:
+    """``--resume`` of a store that never got its first task in: a temporary left by a killed sweep of
+    the same definition becomes the store (one of another definition is removed, and said so)."""
+    stale, busy = stale_partials(out)
+    if busy:
+        raise SweepError(f"{out}: another sweep is writing it ({busy[0]})")
+    for p in sorted(stale, key=lambda q: q.stat().st_mtime, reverse=True):
+        try:
+            with open_store(p) as ds:
+                same = ds.attrs.get("sweep_hash") == run_hash(sweep)
+        except SweepError:
+            same = False
+        if same and not out.exists():
+            os.replace(p, out)
+            _note(f"{out}: resuming the store an interrupted sweep left as {p.name}")
+        else:
+            remove_store(p)
+            _note(f"{out}: removed {p.name}, left by an interrupted sweep")
+    return out.exists()
+
+
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr, flush=True)
+
+
 def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str | None = None, workers: int | None = None,
               resume: bool = False, task_size: int | None = None, progress: bool = False,
               max_tasks: int | None = None, task_fn: TaskFn = run_task, client=None,
@@ -165,52 +237,72 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str | None = None, wo
 
     ``workers=0`` runs serially in this process; ``scheduler`` connects to a running dask cluster;
     ``client`` uses a given dask client; otherwise a ``LocalCluster`` of ``workers`` processes (default:
-    the machine's cores) is started.  ``resume`` continues an existing store (its definition must match).
-    ``max_tasks`` stops after that many tasks (for tests and for spreading a sweep over sessions).
-    Bad inputs raise ``SweepError``; a new store is created under a temporary name and appears under
-    ``out`` only once its first task is written (it is removed if the run fails before that).
+    the machine's cores) is started.  ``resume`` continues an existing store (its definition must match):
+    it verifies every task marked done against its checksum and recomputes the damaged ones with the
+    missing ones.  ``max_tasks`` stops after that many tasks (for tests and for spreading a sweep over
+    sessions).  Bad inputs raise ``SweepError``; a new store is created under a temporary name and
+    appears under ``out`` only once its first task is written (it is removed if the run fails or is
+    signalled before that; a kill -9 leaves it for the next run to remove or ``--resume`` to adopt).
     """
-    out = Path(out)
+    with signals_as_exceptions():
+        return _run_sweep(sweep, Path(out), scheduler=scheduler, workers=workers, resume=resume,
+                          task_size=task_size, progress=progress, max_tasks=max_tasks, task_fn=task_fn,
+                          client=client, connect_timeout=connect_timeout)
+
+
+def _run_sweep(sweep: Sweep, out: Path, *, scheduler, workers, resume, task_size, progress, max_tasks, task_fn,
+               client, connect_timeout) -> SweepReport:
     spec = sweep.spec
     n = sweep.n_points
+    try:
+        check_name(out)
+    except OutputError as exc:
+        raise SweepError(str(exc)) from None
+    damaged: list[int] = []
     if resume:
-        if not out.exists():
+        if not out.exists() and not _adopt_partial(out, sweep):
             raise SweepError(f"{out}: no store to resume")
         with open_store(out) as ds:
+            store_spec(ds, out)  # a store whose definition is damaged cannot be analysed: do not "finish" it
             if ds.attrs.get("sweep_hash") != run_hash(sweep):
                 raise SweepError(f"{out}: store was made by a different sweep definition or base scenario "
                                  f"(hash {ds.attrs.get('sweep_hash')} != {run_hash(sweep)}); use a new --out")
             size = int(ds.attrs["task_size"])
-            done = ds["task_done"].values.copy()
+            status = verify_store(out, ds)
+        done = status.ok.copy()
+        damaged = status.damaged
+        if damaged:
+            _note(f"{out}: {len(damaged)} task(s) marked done have damaged or missing data; recomputing them")
     else:
         if out.exists():
             raise SweepError(f"{out}: already exists; use --resume to continue it or choose another --out")
+        try:
+            remove_stale(out, say=_note)
+        except OutputError as exc:
+            raise SweepError(str(exc)) from None
         size = int(task_size or spec.task_size)
         if size < 1:
             raise SweepError(f"task size must be at least 1, got {size}")
         done = None
     tasks = task_bounds(n, size)
     if done is None:
-        import numpy as np
-
         done = np.zeros(len(tasks), dtype=bool)
     todo = [i for i in range(len(tasks)) if not done[i]]
     if max_tasks is not None:
         todo = todo[:max_tasks]
-    report = SweepReport(out, n, len(tasks), tasks_skipped=int(done.sum()))
+    report = SweepReport(out, n, len(tasks), tasks_skipped=int(done.sum()), damaged=len(damaged))
 
     own_client = own_cluster = None
-    if client is None and workers != 0:
-        if scheduler:
-            own_client = connect(scheduler, connect_timeout)
-        else:
-            own_client, own_cluster = local_cluster(workers or default_workers())
-        client = own_client
-    report.workers = len(client.scheduler_info(n_workers=-1)["workers"]) if client is not None else 0
-
     target = out
     created = False
     try:
+        if client is None and workers != 0:
+            if scheduler:
+                own_client = connect(scheduler, connect_timeout)
+            else:
+                own_client, own_cluster = local_cluster(workers or default_workers())
+            client = own_client
+        report.workers = len(client.scheduler_info(n_workers=-1)["workers"]) if client is not None else 0
         if not resume:
             with _status(progress, "probing the outputs (the first sweep on a machine also compiles the "
                                    "model's step: about a minute, then cached)"):
@@ -219,10 +311,15 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str | None = None, wo
             check_outputs(schema_ds, spec.outputs, sweep.source)
             if spec.prim is not None:
                 check_outputs(schema_ds, [spec.prim.output], sweep.source)
-            target = out.with_name(f".{out.name}.partial-{os.getpid()}")
+            try:
+                check_space(out, store_bytes(schema, n, len(tasks)))
+            except OutputError as exc:
+                raise SweepError(str(exc)) from None
+            target = partial_path(out)
             remove_store(target)
-            create_store(target, sweep, schema, size)
             created = True
+            create_store(target, sweep, schema, size)
+            pause_point("store-created")
         bar = _Progress(progress, n, sum(b - a for i, (a, b) in enumerate(tasks) if done[i]),
                         spec.name or Path(sweep.source).stem)
         t0 = time.perf_counter()
@@ -235,9 +332,12 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str | None = None, wo
                 report.points_run += b - a
                 bar.advance(b - a)
                 if state["first"]:  # the store appears under its name once a task is in it
-                    os.replace(state["target"], out)
-                    state["target"] = out
-                    state["first"] = False
+                    with signals_deferred():
+                        os.replace(state["target"], out)
+                        state["target"] = out
+                        state["first"] = False
+                    raise_if_signalled()
+                pause_point("task-committed")
 
             writer = TaskWriter()
 
@@ -248,29 +348,39 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str | None = None, wo
                 _run_serial(sweep, tasks, todo, task_fn, lambda: state["target"], write, written, report)
             else:
                 _run_dask(client, sweep, tasks, todo, task_fn, lambda: state["target"], write, written, report)
-            target = state["target"]
         finally:
+            target = state["target"] if "state" in locals() else target
             bar.close()
         report.wall_time = time.perf_counter() - t0
         if target != out:  # no task completed (nothing to do, or every task had failing points)
-            if out.exists():
-                remove_store(out)
-            os.replace(target, out)
-            target = out
+            with signals_deferred():
+                if out.exists():
+                    remove_store(out)
+                os.replace(target, out)
+                target = out
         created = False
         _record_failures(out, report)
-        with open_store(out) as ds:
-            report.complete = bool(ds["task_done"].values.all())
+        report.complete = verify_store(out).complete
         return report
-    except BaseException:
-        if created and target != out:
-            remove_store(target)
+    except BaseException as exc:
+        with signals_ignored():
+            pause_point("cleanup")
+            if created and target != out:
+                remove_store(target)
+        if isinstance(exc, Exception) and not isinstance(exc, SweepError) and disk_error(exc, out) is not None:
+            if target == out and out.exists():
+                raise SweepError(f"{out}: disk full while writing; the {report.tasks_skipped + report.tasks_run} "
+                                 "tasks done so far are kept; free some space and continue with --resume") from None
+            raise SweepError(f"{out}: disk full while writing; nothing was written") from None
         raise
     finally:
-        if own_client is not None:
-            own_client.close()
-        if own_cluster is not None:
-            own_cluster.close()
+        with signals_ignored():
+            if own_client is not None:
+                with contextlib.suppress(Exception):
+                    own_client.close()
+            if own_cluster is not None:
+                with contextlib.suppress(Exception):
+                    own_cluster.close()
 
 
 def _points(sweep: Sweep, a: int, b: int) -> list[dict[str, Any]]:
