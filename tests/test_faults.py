@@ -41,7 +41,7 @@ samples = 6
 
 
 def _env(pause: str | None = None) -> dict:
-    env = {**os.environ, "ALLIANCE_SIM_FUSED": "0", "MPLBACKEND": "Agg", "ALLIANCE_SIM_PAUSE_SECONDS": "60",
+    env = {**os.environ, "MPLBACKEND": "Agg", "ALLIANCE_SIM_PAUSE_SECONDS": "60",
            "COLUMNS": "120"}
     env.pop("ALLIANCE_SIM_PAUSE_AT", None)
     if pause:
@@ -63,10 +63,8 @@ def inproc(*args, monkeypatch) -> _Result:
     """The command in this process (no signals involved): faster than a subprocess for damaged files."""
     from typer.testing import CliRunner
 
-    import alliance_sim.batch as batch
     from alliance_sim.cli import app
 
-    monkeypatch.setattr(batch, "FUSED_DEFAULT", False)  # the numpy engine, as the subprocesses use
     r = CliRunner().invoke(app, [str(a) for a in args])
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     return _Result(r.exit_code, r.stdout, r.stderr)

@@ -119,19 +119,22 @@ def _shorten(label: str, width: int = 60) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
-def _month_axis(ax, ds: xr.Dataset) -> None:
-    """Calendar labels on the x axis, every few months so they never overlap."""
-    months = [str(m) for m in ds.month.values]
+def month_axis(ax, months: list[str], max_ticks: int = 6) -> None:
+    """Calendar labels on the x axis of a monthly series: about ``max_ticks`` of them, every 6 or 12 months
+    once the horizon is long, so that they never overlap (the CLI plots and the dashboard share this)."""
     n = len(months)
-    step = max(1, math.ceil(n / 6))
+    step = max(1, math.ceil(n / max_ticks))
     if 3 < step < 6:
         step = 6
     elif 6 < step <= 12:
         step = 12
     ticks = list(range(0, n, step))
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([month_tick_label(months[i]) for i in ticks], rotation=0)
+    ax.set_xticks(ticks, [month_tick_label(months[i]) for i in ticks], rotation=0)
     ax.set_xlim(-0.5, n - 0.5)
+
+
+def _month_axis(ax, ds: xr.Dataset) -> None:
+    month_axis(ax, [str(m) for m in ds.month.values])
 
 
 def _mark_events(ax, ds: xr.Dataset, *, numbers: bool = True) -> None:

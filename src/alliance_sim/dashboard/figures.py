@@ -8,7 +8,6 @@ stepped instead of rescaling; the scenario's dated events are numbered dashed li
 from __future__ import annotations
 
 import io
-import math
 
 import numpy as np
 import PIL.Image
@@ -24,6 +23,7 @@ from alliance_sim.plots import (
     actor_name,
     ally_color,
     escape_mathtext,
+    month_axis,
     month_tick_label,
 )
 
@@ -34,15 +34,7 @@ NODE_RADIUS = 0.19  # data units of the network chart
 
 
 def _month_axis(ax, labels: list[str]) -> None:
-    n = len(labels)
-    step = max(1, math.ceil(n / 5))
-    if 3 < step < 6:
-        step = 6
-    elif 6 < step <= 12:
-        step = 12
-    ticks = list(range(0, n, step))
-    ax.set_xticks(ticks, [month_tick_label(labels[i]) for i in ticks])
-    ax.set_xlim(-0.5, n - 0.5)
+    month_axis(ax, labels, max_ticks=5)
 
 
 def _events(ax, session, numbers: bool) -> None:
