@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alliance_sim.model import drivers, step
-from alliance_sim.model.numba_cache import ModelSourcesLocator, sources_stamp
+from alliance_sim.model.numba_cache import ModelSourcesLocator, ModelSourcesUserLocator, sources_stamp
 
 
 def test_stamp_changes_with_any_source_and_only_with_sources(tmp_path: Path):
@@ -23,4 +23,17 @@ def test_stamp_changes_with_any_source_and_only_with_sources(tmp_path: Path):
 
 def test_model_kernels_use_the_model_sources_locator():
     for fn in (drivers._ens_transition, drivers._trajectories, step.transition):
-        assert isinstance(fn._cache._impl.locator, ModelSourcesLocator), fn
+        assert isinstance(fn._cache._impl.locator, (ModelSourcesLocator, ModelSourcesUserLocator)), fn
+
+
+def test_numba_cache_dir_is_respected(tmp_path: Path):
+    """A user's NUMBA_CACHE_DIR (e.g. for a read-only install) still holds the model's cache."""
+    import subprocess
+    import sys
+
+    code = ("from alliance_sim.model import drivers; "
+            "print(type(drivers._ens_transition._cache._impl.locator).__name__, "
+            "drivers._ens_transition._cache._impl.locator.get_cache_path())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path)}).stdout
+    assert out.startswith("ModelSourcesUserLocator") and str(tmp_path) in out

@@ -19,32 +19,18 @@ from enum import IntEnum
 
 import numpy as np
 
+from alliance_sim.model import parameters
+
 # Replicates advanced together by one call of the step.
 LANES = 16
 
-# Scalar fields of the parameter blocks read by the step, one row each of P.
-BLOCK_FIELDS = {
-    "mech": ("tie_adjustment_rate", "balance_weight", "threat_weight", "source_threat_weight",
-             "common_threat_weight", "tariff_weight", "burden_weight", "entrapment_weight", "leader_weight",
-             "china_trade_weight", "tie_noise_sd", "reliability_adjustment_rate",
-             "reliability_tariff_sensitivity", "reliability_demand_sensitivity", "trade_elasticity",
-             "trade_adjustment_rate", "diversion_to_china", "coercion_backfire_threat_level",
-             "coercion_intimidation"),
-    "pop": ("stubbornness", "conformity", "opinion_noise_sd", "opinion_spread", "tariff_nationalism",
-            "threat_rally", "coercion_backlash", "inducement_appeal", "election_public_weight"),
-    "upol": ("escalate_base_utility", "escalate_gap_weight", "escalate_retaliation_weight",
-             "relief_base_utility", "relief_concession_weight", "raise_demand_base_utility",
-             "raise_demand_concession_weight", "tariff_step", "max_tariff_offset", "demand_step"),
-    "apol": ("concede_base_utility", "concede_protection_weight", "concede_pain_weight",
-             "concede_stance_weight", "hedge_base_utility", "hedge_unreliability_weight", "hedge_stance_weight",
-             "hedge_pain_weight", "retaliate_base_utility", "retaliate_pain_weight", "retaliate_threat_weight",
-             "concede_effort_step", "concede_tie_impulse", "hedge_tie_impulse_china", "hedge_tie_impulse_us",
-             "retaliate_tie_impulse"),
-    "cpol": ("induce_base_utility", "induce_drift_weight", "induce_hedge_weight", "coerce_base_utility",
-             "coerce_drift_weight", "coerce_alignment_weight", "inducement_tie_impulse",
-             "inducement_market_access", "coercion_tie_impulse", "coercion_export_loss", "coercion_threat"),
-    "advpol": ("provoke_base_utility", "provoke_cohesion_weight"),
-}
+# Scalar fields of the parameter blocks, one row each of P: every numeric field of each block, so that a new
+# parameter is readable by the step as ``P[F.<name>, m]`` as soon as it is declared in parameters.py.
+_BLOCK_MODELS = {"mech": parameters.Mechanisms, "pop": parameters.Population, "upol": parameters.PatronPolicy,
+                 "apol": parameters.AllyPolicy, "cpol": parameters.ChallengerPolicy,
+                 "advpol": parameters.AdversaryPolicy}
+BLOCK_FIELDS = {attr: tuple(name for name, info in model.model_fields.items() if info.annotation in (float, int))
+                for attr, model in _BLOCK_MODELS.items()}
 # The threat stock's monthly retention is a derived scalar; it rides in P as its last row.
 F = IntEnum("F", [f for block in BLOCK_FIELDS.values() for f in block] + ["retention"], start=0)
 

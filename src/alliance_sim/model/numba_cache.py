@@ -34,8 +34,8 @@ def _model_stamp() -> str:
     return sources_stamp(MODEL_DIR)
 
 
-class ModelSourcesLocator(caching.InTreeCacheLocator):
-    """The in-tree ``__pycache__`` locator, with the whole model's sources as the source stamp."""
+class _ModelSources:
+    """Mixin: applies only to functions defined in the model package; their stamp is the whole model's."""
 
     def get_source_stamp(self):
         return _model_stamp()
@@ -50,8 +50,25 @@ class ModelSourcesLocator(caching.InTreeCacheLocator):
         return super().from_function(py_func, py_file)
 
 
+class ModelSourcesUserLocator(_ModelSources, caching.UserProvidedCacheLocator):
+    """NUMBA_CACHE_DIR, when the user sets it."""
+
+
+class ModelSourcesLocator(_ModelSources, caching.InTreeCacheLocator):
+    """The package's own ``__pycache__`` (the default)."""
+
+
+class ModelSourcesUserWideLocator(_ModelSources, caching.UserWideCacheLocator):
+    """A per-user cache directory, when the package's folder is not writable (a system-wide install)."""
+
+
+_LOCATORS = (ModelSourcesUserLocator, ModelSourcesLocator, ModelSourcesUserWideLocator)
+
+
 def install() -> None:
-    """Put the locator first (idempotent); where it does not apply, numba's own locators follow."""
+    """Put the model's locators first, in numba's own order of preference (idempotent); functions outside the
+    model fall through to numba's locators."""
     classes = caching.CacheImpl._locator_classes
-    if ModelSourcesLocator not in classes:
-        classes.insert(0, ModelSourcesLocator)
+    for cls in reversed(_LOCATORS):
+        if cls not in classes:
+            classes.insert(0, cls)
