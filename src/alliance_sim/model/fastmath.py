@@ -16,8 +16,8 @@ exponent bits, in two factors so that results near overflow and subnormal result
 tanh(x) = (e^{2|x|} − 1) / (e^{2|x|} + 1) with the sign of x, using e^r − 1 directly when k = 0 so
 that small arguments keep their relative accuracy.
 
-numba caches compiled code by the file of the jitted caller, not of what it inlines: after editing this
-file, touch ``step.py`` so that the step is recompiled.
+numba would cache compiled code by the file of the jitted caller, not of what it inlines; ``numba_cache``
+stamps the model's cache with all of its sources, so editing this file recompiles the step.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ Draws are counter-based (``rng``): a lane's numbers depend only on (seed, replic
 never on the other lanes, so results are identical however replicates are split into blocks, chunks,
 threads, processes or dask tasks.
 
-numba caches compiled code by the file of the jitted function: after editing ``fastmath`` or ``rng``, touch
-this file (or remove its ``__pycache__``) so that it is recompiled.
+numba's on-disk cache of this code is stamped with all of the model's sources (``numba_cache``), so an edit to
+this file, ``fastmath``, ``rng`` or ``layout`` recompiles everything that inlines it.
 """
 
 from __future__ import annotations
