@@ -853,7 +853,7 @@ def _choices(util: np.ndarray, u: np.ndarray) -> np.ndarray:
     """step.logit_choices with one lane per uniform, every lane with the utilities ``util``."""
     U = np.ascontiguousarray(np.repeat(util[:, None], len(u), axis=1))
     out = np.zeros((1, len(u)))
-    step.logit_choices(U, len(util), np.ascontiguousarray(u[None, :]), 0, out, 0)
+    step.logit_choices(U, len(util), np.ascontiguousarray(u[None, :]), 0, out, 0, np.empty((len(util) + 3, len(u))))
     return out[0].astype(np.int64)
 
 

@@ -38,6 +38,7 @@ from alliance_sim.model.layout import (
     draw_offsets,
     draw_width,
     make_layout,
+    scratch_rows,
     shape_of,
     sizes_of,
 )
@@ -134,6 +135,7 @@ class Packed:
             challenger_behavioural=c.cpol.mode == "behavioural", on=on)
         self.draw_width = draw_width(c)
         self.n_pairs = n * (n - 1) // 2
+        self.scratch_rows = scratch_rows(self.sz, self.st.mix.shape[0])
 
     def blocked(self, arr_rows: np.ndarray, prow: np.ndarray) -> np.ndarray:
         """(Rp, ...) parameter rows gathered per lane into (blocks, ..., LANES)."""
@@ -160,9 +162,10 @@ def _blocked_ids(ids: np.ndarray) -> np.ndarray:
 
 # ================================================================================ ensemble driver kernels
 @numba.njit(cache=True, error_model="numpy")
-def _ens_init(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
+def _ens_init(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st, nW):
+    W = np.empty((nW, LANES))
     for b in range(Z.shape[0]):
-        step.initial_state(Z[b], Ly, sz, P[b], V[b], keys[b], prow[b], ties0, stock0, sch, st)
+        step.initial_state(Z[b], Ly, sz, P[b], V[b], keys[b], prow[b], ties0, stock0, sch, st, W)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -173,33 +176,39 @@ def _ens_draws(Dr, keys, t, A, D, K, n_pairs):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _ens_decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
+def _ens_decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t, nW):
+    W = np.empty((nW, LANES))
     for b in range(Z.shape[0]):
-        step.decide_patron(Z[b], Ly, sz, P[b], V[b], Dr[b], prow[b], sch, st, t)
+        step.decide_patron(Z[b], Ly, sz, P[b], V[b], Dr[b], prow[b], sch, st, t, W)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _ens_decide_ally(Z, Ly, sz, P, V, Dr, st, t, a):
+def _ens_decide_ally(Z, Ly, sz, P, V, Dr, st, t, a, nW):
+    W = np.empty((nW, LANES))
     for b in range(Z.shape[0]):
-        step.decide_ally(Z[b], Ly, sz, P[b], V[b], Dr[b], st, t, a)
+        step.decide_ally(Z[b], Ly, sz, P[b], V[b], Dr[b], st, t, a, W)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _ens_decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
+def _ens_decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t, nW):
+    W = np.empty((nW, LANES))
     for b in range(Z.shape[0]):
-        step.decide_challenger(Z[b], Ly, sz, P[b], Dr[b], prow[b], sch, st, t)
+        step.decide_challenger(Z[b], Ly, sz, P[b], Dr[b], prow[b], sch, st, t, W)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _ens_decide_adversary(Z, Ly, sz, P, Dr, t, d):
+def _ens_decide_adversary(Z, Ly, sz, P, Dr, t, d, nW):
+    W = np.empty((nW, LANES))
     for b in range(Z.shape[0]):
-        step.decide_adversary(Z[b], Ly, sz, P[b], Dr[b], t, d)
+        step.decide_adversary(Z[b], Ly, sz, P[b], Dr[b], t, d, W)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _ens_transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
+def _ens_transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, nW):
+    W = np.empty((nW, LANES))
+    Wk = np.empty(LANES, dtype=np.uint64)
     for b in range(Z.shape[0]):
-        step.transition(Z[b], Ly, sz, P[b], V[b], MK[b], MD[b], Dr[b], keys[b], prow[b], sch, st, t)
+        step.transition(Z[b], Ly, sz, P[b], V[b], MK[b], MD[b], Dr[b], keys[b], prow[b], sch, st, t, W, Wk)
 
 
 class EnsembleSim:
@@ -228,7 +237,7 @@ class EnsembleSim:
         self.Dr = np.empty((nb, pk.draw_width, LANES))
         self.month = 0
         _ens_init(self.Z, pk.layout, pk.sz, self.P, self.V, self.keys, self.prow, pk.ties0, pk.stock0, pk.sch,
-                  pk.st)
+                  pk.st, pk.scratch_rows)
 
     # -- one month, in the phases the Mesa agents drive --------------------------------------------
     def begin_month(self) -> None:
@@ -238,29 +247,31 @@ class EnsembleSim:
 
     def decide_patron(self) -> np.ndarray:
         pk = self.packed
-        _ens_decide_patron(self.Z, pk.layout, pk.sz, self.P, self.V, self.Dr, self.prow, pk.sch, pk.st, self.month)
+        _ens_decide_patron(self.Z, pk.layout, pk.sz, self.P, self.V, self.Dr, self.prow, pk.sch, pk.st, self.month,
+                           pk.scratch_rows)
         return self.field("us_choice").astype(np.int8)
 
     def decide_ally(self, a: int) -> np.ndarray:
         pk = self.packed
-        _ens_decide_ally(self.Z, pk.layout, pk.sz, self.P, self.V, self.Dr, pk.st, self.month, int(a))
+        _ens_decide_ally(self.Z, pk.layout, pk.sz, self.P, self.V, self.Dr, pk.st, self.month, int(a), pk.scratch_rows)
         return self.field("ally_choice")[:, a].astype(np.int8)
 
     def decide_challenger(self) -> np.ndarray:
         pk = self.packed
-        _ens_decide_challenger(self.Z, pk.layout, pk.sz, self.P, self.Dr, self.prow, pk.sch, pk.st, self.month)
+        _ens_decide_challenger(self.Z, pk.layout, pk.sz, self.P, self.Dr, self.prow, pk.sch, pk.st, self.month,
+                               pk.scratch_rows)
         return self.field("china_choice").astype(np.int8)
 
     def decide_adversary(self, d: int) -> np.ndarray:
         pk = self.packed
-        _ens_decide_adversary(self.Z, pk.layout, pk.sz, self.P, self.Dr, self.month, int(d))
+        _ens_decide_adversary(self.Z, pk.layout, pk.sz, self.P, self.Dr, self.month, int(d), pk.scratch_rows)
         return self.field("adversary_choice")[:, d].astype(np.int8)
 
     def transition(self) -> None:
         """Apply this month's choices (as the agents left them in the state) and inputs: month t → t+1."""
         pk = self.packed
         _ens_transition(self.Z, pk.layout, pk.sz, self.P, self.V, self.MK, self.MD, self.Dr, self.keys, self.prow,
-                        pk.sch, pk.st, self.month)
+                        pk.sch, pk.st, self.month, pk.scratch_rows)
         self.month += 1
 
     def set_choices(self, name: str, values: np.ndarray) -> None:
@@ -300,12 +311,14 @@ def _draw_table(keys, months, A, D, K, n_pairs, out):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _trajectories(rows, krow, keys, table, months, Ly, sz, P_all, V_all, MK_all, MD_all, ties0, stock0, sch, st,
+def _trajectories(rows, krow, keys, table, months, Ly, sz, P_all, V_all, MK_all, MD_all, ties0, stock0, sch, st, nW,
                   out_align, out_coh, out_crossed, out_min_coh, out_tariff, out_threat, out_rel):
     n_rows = rows.shape[0]
     NF, NV = P_all.shape[1], V_all.shape[1]
     A, K, D = sz.A, sz.K, sz.D
     Wd = table.shape[1]
+    W = np.empty((nW, LANES))
+    Wk = np.empty(LANES, dtype=np.uint64)
     for grp in range((n_rows + LANES - 1) // LANES):
         prow = np.empty(LANES, dtype=np.int64)
         kl = np.empty(LANES, dtype=np.int64)
@@ -332,13 +345,13 @@ def _trajectories(rows, krow, keys, table, months, Ly, sz, P_all, V_all, MK_all,
                 MD[d, m] = MD_all[r, d]
         Z = np.empty((Ly.width, LANES))
         Dr = np.empty((Wd, LANES))
-        step.initial_state(Z, Ly, sz, P, V, lane_keys, prow, ties0, stock0, sch, st)
+        step.initial_state(Z, Ly, sz, P, V, lane_keys, prow, ties0, stock0, sch, st, W)
         for t in range(months):
             for c in range(Wd):
                 for m in range(LANES):
                     Dr[c, m] = table[kl[m], c, t]
-            step.decide_all(Z, Ly, sz, P, V, Dr, prow, sch, st, t)
-            step.transition(Z, Ly, sz, P, V, MK, MD, Dr, lane_keys, prow, sch, st, t)
+            step.decide_all(Z, Ly, sz, P, V, Dr, prow, sch, st, t, W)
+            step.transition(Z, Ly, sz, P, V, MK, MD, Dr, lane_keys, prow, sch, st, t, W, Wk)
         for m in range(LANES):
             q = grp * LANES + m
             if q < n_rows:
@@ -386,7 +399,7 @@ def run_trajectories(c: Compiled, replicate_ids, seed: int, months: int | None =
         part = {k: np.empty((sel.shape[0],) + v.shape[1:], dtype=v.dtype) for k, v in out.items()}
         prows = sel if pk.rows > 1 else np.zeros_like(sel)
         _trajectories(prows.astype(np.int64), (inverse[sel] - b0).astype(np.int64), keys[sel], table, T,
-                      pk.layout, sz, pk.P, pk.V, pk.MK, pk.MD, pk.ties0, pk.stock0, pk.sch, pk.st,
+                      pk.layout, sz, pk.P, pk.V, pk.MK, pk.MD, pk.ties0, pk.stock0, pk.sch, pk.st, pk.scratch_rows,
                       part["alignment"], part["cohesion"], part["crossed"], part["min_cohesion"], part["tariff"],
                       part["threat"], part["reliability"])
         for k, v in part.items():

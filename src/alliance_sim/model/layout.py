@@ -87,6 +87,14 @@ def make_layout(sz: Sizes) -> Layout:
     return Layout(*offsets, row)
 
 
+def scratch_rows(sz: Sizes, groups: int) -> int:
+    """Rows of the step's scratch buffer (× LANES), which a driver allocates once per call: the largest set of
+    temporaries one phase carves from it — the transition's; a decision needs 5 utilities + 5 + 3 rows for its
+    choice.  Each phase checks that it got enough (``step.check_scratch``) before writing."""
+    n, A, S = sz.n, sz.A, sz.S
+    return max(2 * A + n + n * S + 3 * n * n + 2 * groups + 8, 13, n * n)
+
+
 def state_bytes(sz: Sizes, replicates: int) -> int:
     """Bytes of the state of ``replicates`` replicates (padded to whole blocks)."""
     blocks = -(-replicates // LANES)

@@ -37,7 +37,7 @@ STREAM_CITIZEN_INIT = 9
 STREAM_CITIZEN_NOISE = 10
 
 
-@register_jitable
+@register_jitable(inline="always")  # inlined where compiled: a call per draw would stop the lanes vectorising
 def mix64(z):
     """SplitMix64 finaliser: a bijective avalanche of 64-bit integers (arrays or scalars)."""
     z = (z ^ (z >> _S30)) * _M1
@@ -77,7 +77,7 @@ def uniform_column(keys: np.ndarray, month: int, stream: int, index: int) -> np.
     return ((bits >> _S11).astype(np.float64) + 0.5) * _TO_UNIT
 
 
-@register_jitable
+@register_jitable(inline="always")
 def uniform_from_key(key, index):
     """Scalar draw ``index`` of a (month, stream) key: the numba-friendly twin of :func:`uniforms`."""
     bits = mix64(key + np.uint64(index) * _GOLDEN)
@@ -89,12 +89,12 @@ _S32 = np.uint64(32)
 _TO_UNIT32 = 1.0 / 4294967296.0  # 2**-32
 
 
-@register_jitable
+@register_jitable(inline="always")
 def noise_uniform(key, index):
     """Draw ``index`` of a (month, stream) key with 32-bit resolution: draws 2k and 2k + 1 are the two halves
     of one hash, so the citizens' two opinions (patron, challenger) cost one hash a citizen and month."""
     bits = mix64(key + np.uint64(index >> 1) * _GOLDEN)
-    half = (bits >> _S32) if index & 1 else (bits & _LOW32)
+    half = (bits >> (np.uint64(index & 1) * _S32)) & _LOW32  # branch-free: the lanes stay vectorised
     return (float(half) + 0.5) * _TO_UNIT32
 
 

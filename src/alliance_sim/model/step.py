@@ -273,16 +273,16 @@ def cos_2pi(u):
 
 
 @phase
-def logit_choices(U, k, Dr, urow, Z, out_row):
+def logit_choices(U, k, Dr, urow, Z, out_row, W):
     """Multinomial-logit choice of every lane (rng.logit_choice): utilities ``U`` (options, lanes), uniforms in
     ``Dr[urow]``; the option whose softmax CDF first exceeds the uniform goes to ``Z[out_row]``.  max / exp /
     running sum / divide / count in numpy's order, lanes innermost and branch-free, so the lanes vectorise (an
-    unavailable option's utility NEG gives exp(NEG − max) = 0)."""
+    unavailable option's utility NEG gives exp(NEG − max) = 0).  ``W`` is scratch of at least k + 3 rows."""
     L = Z.shape[1]
-    top = np.empty(L)
-    total = np.empty(L)
-    cdf = np.empty((k, L))
-    count = np.zeros(L)
+    check_scratch(W, k + 3)
+    top, total, count, cdf = W[0], W[1], W[2], W[3:3 + k]
+    for m in range(L):
+        count[m] = 0.0
     for m in range(L):
         top[m] = U[0, m]
     for j in range(1, k):
@@ -299,6 +299,14 @@ def logit_choices(U, k, Dr, urow, Z, out_row):
             count[m] += 1.0 if Dr[urow, m] > cdf[j, m] / total[m] else 0.0
     for m in range(L):
         Z[out_row, m] = count[m]
+
+
+@term
+def check_scratch(W, rows):
+    """Scratch rows are views of one buffer the driver allocates once (``layout.scratch_rows``): an allocation
+    per phase call would cost more than the decision itself.  Too few rows is a bug, caught before any write."""
+    if W.shape[0] < rows:
+        raise ValueError("scratch buffer too small for this phase (layout.scratch_rows)")
 
 
 @term
@@ -401,12 +409,13 @@ def cohesion(Z, T, n, pairs, m):
 
 # ================================================================================ initial state
 @phase
-def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
+def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st, W):
     """Start-month state of every lane; ties start at the equilibrium of the start-month forces."""
     n, A, S, K, N = sz.n, sz.A, sz.S, sz.K, sz.N
     L = LANES  # a compile-time constant: the lane loops unroll and vectorise
     T = Ly.ties
-    drv = np.empty((n * n, L))
+    check_scratch(W, n * n)
+    drv = W[0:n * n]
     for q in range(Z.shape[0]):
         for m in range(L):
             Z[q, m] = 0.0
@@ -493,10 +502,10 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st):
 
 # ================================================================================ decisions (month t)
 @phase
-def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
+def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t, W):
     """The patron's choice per ally: hold / escalate / relieve / raise_demand (scripted mode: hold)."""
     A, L = sz.A, LANES
-    U = np.empty((4, L))
+    U = W[0:4]
     for a in range(A):
         if not st.patron_behavioural:
             for m in range(L):
@@ -516,14 +525,14 @@ def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
                   + V[VEC.chip_bonus, a, m] * (1.0 if Z[Ly.bonus_left + a, m] > 0 else 0.0))
             U[2, m] = NEG if country <= TINY else u2
             U[3, m] = P[F.raise_demand_base_utility, m] + P[F.raise_demand_concession_weight, m] * conceded
-        logit_choices(U, 4, Dr, a, Z, Ly.us_choice + a)
+        logit_choices(U, 4, Dr, a, Z, Ly.us_choice + a, W[4:])
 
 
 @phase
-def decide_ally(Z, Ly, sz, P, V, Dr, st, t, a):
+def decide_ally(Z, Ly, sz, P, V, Dr, st, t, a, W):
     """Ally a's choice: hold / concede / hedge / retaliate / play its bargaining chip."""
     A, L = sz.A, LANES
-    U = np.empty((5, L))
+    U = W[0:5]
     chip_ok0 = st.chip[a] and t >= st.chip_from[a]
     i = st.ai[a]
     for m in range(L):
@@ -540,14 +549,14 @@ def decide_ally(Z, Ly, sz, P, V, Dr, st, t, a):
         U[3, m] = (P[F.retaliate_base_utility, m] + P[F.retaliate_pain_weight, m] * pain_rise
                    - P[F.retaliate_threat_weight, m] * th)
         U[4, m] = V[VEC.chip_base, a, m] + V[VEC.chip_pain, a, m] * pain_rise if chip_ok else NEG
-    logit_choices(U, 5, Dr, A + a, Z, Ly.ally_choice + a)
+    logit_choices(U, 5, Dr, A + a, Z, Ly.ally_choice + a, W[5:])
 
 
 @phase
-def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
+def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t, W):
     """The challenger's choice per ally: none / induce / coerce; scripted events force one."""
     A, L = sz.A, LANES
-    U = np.empty((3, L))
+    U = W[0:3]
     for a in range(A):
         row = Ly.china_choice + a
         if st.challenger_behavioural:
@@ -559,7 +568,7 @@ def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
                            + P[F.induce_hedge_weight, m] * (1.0 if Z[Ly.ally_last + a, m] == ALLY_HEDGE else 0.0))
                 U[2, m] = (P[F.coerce_base_utility, m] + P[F.coerce_drift_weight, m] * max(drift, 0.0)
                            + P[F.coerce_alignment_weight, m] * max(align - 0.5, 0.0))
-            logit_choices(U, 3, Dr, 2 * A + a, Z, row)
+            logit_choices(U, 3, Dr, 2 * A + a, Z, row, W[3:])
         else:
             for m in range(L):
                 Z[row, m] = CN_NONE
@@ -571,30 +580,30 @@ def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t):
 
 
 @phase
-def decide_adversary(Z, Ly, sz, P, Dr, t, d):
+def decide_adversary(Z, Ly, sz, P, Dr, t, d, W):
     """Adversary d's choice: restrain / provoke (provoke when the alliance looks divided)."""
     L = LANES  # a compile-time constant: the lane loops unroll and vectorise
-    U = np.empty((2, L))
+    U = W[0:2]
     for m in range(L):
         U[0, m] = 0.0
         U[1, m] = P[F.provoke_base_utility, m] + P[F.provoke_cohesion_weight, m] * (1.0 - Z[Ly.cohesion, m])
-    logit_choices(U, 2, Dr, 3 * sz.A + d, Z, Ly.adversary_choice + d)
+    logit_choices(U, 2, Dr, 3 * sz.A + d, Z, Ly.adversary_choice + d, W[2:])
 
 
 @phase
-def decide_all(Z, Ly, sz, P, V, Dr, prow, sch, st, t):
+def decide_all(Z, Ly, sz, P, V, Dr, prow, sch, st, t, W):
     """Every agent's choice from the state at month t (what the Mesa agents do one by one)."""
-    decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t)
+    decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t, W)
     for a in range(sz.A):
-        decide_ally(Z, Ly, sz, P, V, Dr, st, t, a)
-    decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t)
+        decide_ally(Z, Ly, sz, P, V, Dr, st, t, a, W)
+    decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t, W)
     for d in range(sz.D):
-        decide_adversary(Z, Ly, sz, P, Dr, t, d)
+        decide_adversary(Z, Ly, sz, P, Dr, t, d, W)
 
 
 # ================================================================================ transition (t → t+1)
 @phase
-def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
+def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
     """Apply month t's choices and inputs to the state at t; the state becomes that of t+1.
 
     Every loop runs over the lanes innermost: the lanes are independent replicates, so the compiler
@@ -608,24 +617,30 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t):
     n_pairs = n * (n - 1) // 2
     o_cnt, o_mag, o_el, o_tie = 3 * A + D, 3 * A + D + K, 3 * A + D + 2 * K, 4 * A + D + 2 * K
     vs = sch.varies
-    old_tariff = np.empty((A, L))
-    old_threat = np.empty((n, L))
-    old_thch = np.empty((A, L))
-    add = np.empty((n * S, L))
-    drv = np.empty((n * n, L))
-    B = np.empty((n * n, L))
-    J = np.empty((n * n, L))
-    shock_us = np.empty((G, L))
-    shock_cn = np.empty((G, L))
-    acc = np.empty(L)
-    acc2 = np.empty(L)
-    mean = np.empty(L)
-    mean2 = np.empty(L)
-    gamma = np.empty(L)
-    beta = np.empty(L)
-    scale = np.empty(L)
-    public = np.empty(L)
-    mkey = np.empty(L, dtype=np.uint64)
+    # Temporaries: views of the driver's scratch rows (layout.scratch_rows), keys in Wk.
+    check_scratch(W, 2 * A + n + n * S + 3 * n * n + 2 * G + 8)
+    w = 0
+    old_tariff = W[w:w + A]
+    w += A
+    old_threat = W[w:w + n]
+    w += n
+    old_thch = W[w:w + A]
+    w += A
+    add = W[w:w + n * S]
+    w += n * S
+    drv = W[w:w + n * n]
+    w += n * n
+    B = W[w:w + n * n]
+    w += n * n
+    J = W[w:w + n * n]
+    w += n * n
+    shock_us = W[w:w + G]
+    w += G
+    shock_cn = W[w:w + G]
+    w += G
+    acc, acc2, mean, mean2, gamma, beta, scale, public = W[w], W[w + 1], W[w + 2], W[w + 3], W[w + 4], \
+        W[w + 5], W[w + 6], W[w + 7]
+    mkey = Wk
 
     # ---- the patron: tariffs and demands; the ally: effort and chips; trade
     for a in range(A):
