@@ -80,10 +80,10 @@ def run_dir(tmp_path_factory) -> Path:
 
 
 def test_run_writes_a_complete_folder(run_dir):
-    for name in ("results.nc", "summary.csv", "manifest.json"):
+    for name in ("results.nc", "summary.csv", "manifest.json", "drivers.csv"):
         assert (run_dir / name).stat().st_size > 0
     pngs = sorted((run_dir / "plots").glob("*.png"))
-    assert [p.stem for p in pngs] == sorted(["alignment", "cohesion", "crossing", "ties", "decisions"])
+    assert [p.stem for p in pngs] == sorted(["alignment", "cohesion", "crossing", "ties", "decisions", "drivers"])
     assert all(p.stat().st_size > 10_000 for p in pngs)
     assert not list(run_dir.parent.glob("*.tmp-*"))
     manifest = json.loads((run_dir / "manifest.json").read_text())

@@ -184,7 +184,7 @@ def test_compare_overlays_each_scenario(ds, ds_other):
 
 def test_save_all_writes_nonempty_pngs(ds, tmp_path):
     paths = plots.save_all(ds, tmp_path / "plots")
-    assert sorted(p.name for p in paths) == sorted(f"{n}.png" for n in plots.STANDARD_PLOTS)
+    assert sorted(p.name for p in paths) == sorted(f"{n}.png" for n in plots.STANDARD_PLOTS + ("drivers",))
     for p in paths:
         data = p.read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 10_000

@@ -437,8 +437,90 @@ def plot_compare(results: Mapping[str, xr.Dataset]) -> Figure:
     return fig
 
 
+DRIVER_LABELS = {
+    "tariffs_trade": "tariffs & trade", "burden_reliability": "burden & US reliability", "threat": "threat",
+    "domestic_politics": "public & leaders", "balance": "balance of the other ties",
+    "china": "China's inducement & coercion", "ally_choices": "the ally's own choices", "noise": "noise & limits",
+}
+DRIVER_COLORS = {
+    "tariffs_trade": "#d1495b", "burden_reliability": "#edae49", "threat": "#2b5c9e", "domestic_politics": "#7b4fa0",
+    "balance": "#5a6e7f", "china": "#8c564b", "ally_choices": "#1b8a6b", "noise": "#bbbbbb",
+}
+
+
+def _stacked_signed(ax, x, parts: dict[str, np.ndarray]) -> None:
+    """Stack the positive parts of each series upward from 0 and the negative parts downward, so that a
+    month's bars show what pushed up and what pushed down (their sum is the net change)."""
+    up = np.zeros(len(x))
+    down = np.zeros(len(x))
+    for name, y in parts.items():
+        pos, neg = np.clip(y, 0, None), np.clip(y, None, 0)
+        color = DRIVER_COLORS.get(name, "#999999")
+        ax.fill_between(x, up, up + pos, color=color, lw=0, alpha=0.9, label=DRIVER_LABELS.get(name, name))
+        ax.fill_between(x, down + neg, down, color=color, lw=0, alpha=0.9)
+        up, down = up + pos, down + neg
+
+
+@_with_rc
+def plot_drivers(ds: xr.Dataset) -> Figure:
+    """What moved each ally's alignment: the mean share of each driver group in the change since the start,
+    stacked over time (left), and a waterfall from the start to the horizon (right).  The shares add up to
+    the mean change of alignment (docs/model.md §8.1)."""
+    allies = [str(a) for a in ds.ally.values]
+    drivers = [str(d) for d in ds.driver.values]
+    fig = _new_figure(14.5, 3.9 * len(allies) + 0.8)
+    axes = fig.subplots(len(allies), 2, squeeze=False, width_ratios=[1.9, 1.0])
+    x = np.arange(ds.sizes["month"])
+    months = [str(m) for m in ds.month.values]
+    shares = ds.alignment_driver_mean
+    for row, ally in enumerate(allies):
+        ax, wf = axes[row]
+        sh = shares.sel(ally=ally)
+        total = sh.sum("driver").values
+        _stacked_signed(ax, x, {d: sh.sel(driver=d).values for d in drivers})
+        ax.plot(x, total, color="black", lw=2.0, label="net change (mean)")
+        ax.axhline(0, color="#666666", lw=0.8)
+        _mark_events(ax, ds)
+        _month_axis(ax, ds)
+        ax.set_title(f"{actor_name(ally)}: what moved its alignment", loc="left", fontweight="bold")
+        ax.set_ylabel("change since the start")
+        ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+        # waterfall: start → each driver's share at the horizon → horizon
+        final = sh.isel(month=-1).values
+        end = float(ds.alignment_mean.sel(ally=ally).isel(month=-1))
+        start = end - float(final.sum())
+        order = sorted(range(len(drivers)), key=lambda k: -abs(final[k]))
+        labels = ["start"] + [DRIVER_LABELS.get(drivers[k], drivers[k]) for k in order] + [month_tick_label(months[-1])]
+        level = start
+        wf.barh(0, start, color="#888888", height=0.6)
+        for pos, k in enumerate(order, start=1):
+            v = float(final[k])
+            wf.barh(pos, v, left=level, color=DRIVER_COLORS.get(drivers[k], "#999999"), height=0.6)
+            wf.text(level + v + (0.004 if v >= 0 else -0.004), pos, f"{v:+.3f}", va="center",
+                    ha="left" if v >= 0 else "right", fontsize=8.5, color="#333333")
+            level += v
+        wf.barh(len(order) + 1, end, color=ally_color(ally, row), height=0.6)
+        wf.text(start, 0, f" {start:+.2f}", va="center", ha="left" if start >= 0 else "right", fontsize=8.5)
+        wf.text(end, len(order) + 1, f" {end:+.2f}", va="center", ha="left" if end >= 0 else "right", fontsize=8.5)
+        wf.set_yticks(range(len(labels)), labels)
+        wf.invert_yaxis()
+        wf.axvline(0, color=BEIJING_TEXT, lw=0.9)
+        lo = min(0.0, start, end, *(start + np.cumsum(final[order])))
+        hi = max(0.0, start, end, *(start + np.cumsum(final[order])))
+        pad = 0.18 * max(hi - lo, 0.05)
+        wf.set_xlim(lo - pad, hi + pad)
+        wf.set_xlabel("mean alignment  (+1 Washington)")
+        wf.set_title("from the start to the horizon", loc="left", fontsize=11)
+        wf.grid(axis="x", color="#e5e5e5", lw=0.6)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(title_of(ds, "drivers of alignment"), fontsize=13, fontweight="bold")
+    fig.legend(handles, labels, loc="outside right center", frameon=False)
+    _event_key(fig, ds)
+    return fig
+
+
 PLOTTERS = {"alignment": plot_alignment, "cohesion": plot_cohesion, "crossing": plot_crossing,
-            "ties": plot_ties, "decisions": plot_decisions}
+            "ties": plot_ties, "decisions": plot_decisions, "drivers": plot_drivers}
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
@@ -448,7 +530,13 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
 
 
 def save_all(ds: xr.Dataset, folder: str | Path) -> list[Path]:
-    """Write the standard set (alignment, cohesion, crossing, ties, decisions) as PNGs into ``folder``."""
+    """Write the standard set (alignment, cohesion, crossing, ties, decisions, drivers) as PNGs into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    return [save_figure(PLOTTERS[name](ds), folder / f"{name}.png") for name in STANDARD_PLOTS]
+    return [save_figure(PLOTTERS[name](ds), folder / f"{name}.png") for name in plots_of(ds)]
+
+
+def plots_of(ds: xr.Dataset) -> tuple[str, ...]:
+    """The standard plots a dataset can draw: the drivers plot needs driver attribution (results of 0.1
+    runs before it, or runs without it, have none)."""
+    return STANDARD_PLOTS + (("drivers",) if "alignment_driver_mean" in ds else ())

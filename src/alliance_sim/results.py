@@ -14,7 +14,8 @@ import xarray as xr
 
 from alliance_sim import __version__
 from alliance_sim.ensemble import EnsembleOutput
-from alliance_sim.summaries import _FIXED, DECISIONS, QUANTILES, SERIES, histogram_quantiles
+from alliance_sim.model.layout import DRIVER_GROUPS
+from alliance_sim.summaries import _FIXED, DECISIONS, QUANTILES, SERIES, histogram_quantiles, series_dims, series_shape
 
 _DIM_COORD = {"ally": "ally", "pair": "pair", None: None}
 
@@ -29,22 +30,22 @@ def to_dataset(out: EnsembleOutput, name: str = "") -> xr.Dataset:
         "quantile": list(QUANTILES),
         "replicate": out.kept_ids.astype(np.int64),
         "adversary": np.array([c.actors[i] for i in c.adversary_idx], dtype=str),
+        "driver": list(DRIVER_GROUPS),
     }
     data = {}
+    T = c.months
     for spec in SERIES:
-        dims = ("month",) + ((spec.dim,) if spec.dim else ())
+        dims = ("month",) + series_dims(spec)
+        shape = series_shape(spec, c)
         q = histogram_quantiles(acc.hist[spec.name], spec.lo, spec.hi)  # (Q, T, cols)
         mean = acc.sums[spec.name] / _FIXED / max(acc.n, 1)
-        if spec.dim is None:
-            q, mean = q[..., 0], mean[..., 0]
+        q, mean = q.reshape((len(QUANTILES), T) + shape), mean.reshape((T,) + shape)
         attrs = {"units": spec.unit, "long_name": spec.description}
         data[f"{spec.name}_q"] = (("quantile",) + dims, q, attrs)
         data[f"{spec.name}_mean"] = (dims, mean, attrs)
         if spec.name in out.trajectories:
             tr = out.trajectories[spec.name]
-            if spec.dim is None:
-                tr = tr[..., 0]
-            data[spec.name] = (("replicate",) + dims, tr, attrs)
+            data[spec.name] = (("replicate",) + dims, tr.reshape(tr.shape[:2] + shape), attrs)
     for var, (dim, opts) in DECISIONS.items():
         odim = f"{var.split('_')[0]}_option"
         coords[odim] = list(opts)
@@ -102,3 +103,14 @@ def headline_summary(ds: xr.Dataset) -> pd.DataFrame:
             "final_cohesion_median": float(ds.cohesion_q.sel(quantile=0.5, month=last)),
         })
     return pd.DataFrame(rows).set_index("ally")
+
+
+def driver_table(ds: xr.Dataset) -> pd.DataFrame:
+    """drivers.csv: per month, ally and driver group, the mean and quantiles over replicates of the group's
+    share of the change of alignment since the start (the means of a month add up to the mean change)."""
+    if "alignment_driver_mean" not in ds:
+        return pd.DataFrame(columns=["month", "ally", "driver", "mean"] + [f"q{round(q * 100):02d}" for q in QUANTILES])
+    frame = ds.alignment_driver_mean.to_dataframe(name="mean")
+    for q in QUANTILES:
+        frame[f"q{round(q * 100):02d}"] = ds.alignment_driver_q.sel(quantile=q, drop=True).to_dataframe(name="v")["v"]
+    return frame.reset_index()[["month", "ally", "driver", "mean"] + [f"q{round(q * 100):02d}" for q in QUANTILES]]

@@ -33,6 +33,7 @@ RESULTS = "results.nc"
 SUMMARY = "summary.csv"
 MANIFEST = "manifest.json"
 PLOTS = "plots"
+DRIVERS = "drivers.csv"
 #: Dataset attributes that are lists; netCDF has no list-of-strings attribute, so they are stored as JSON.
 LIST_ATTRS = ("event_months", "event_labels")
 #: Attributes that differ between otherwise identical runs (excluded when comparing results).
@@ -80,7 +81,8 @@ def atomic_dir(out: str | Path, need_bytes: int | None = None):
 
 def run_dir_bytes(ds: xr.Dataset, plots: bool = True) -> int:
     """Rough size of a run directory (uncompressed netCDF plus the PNGs), for the free-space check."""
-    return int(ds.nbytes) + 64 * 1024 + (2 * 2**20 if plots else 0)
+    drivers_csv = 100 * int(ds["alignment_driver_mean"].size) if "alignment_driver_mean" in ds else 0
+    return int(ds.nbytes) + 64 * 1024 + drivers_csv + (2 * 2**20 if plots else 0)
 
 
 # ------------------------------------------------------------------------------- the dataset
@@ -267,12 +269,14 @@ def _json_default(o: Any):
 
 def write_into(folder: Path, ds: xr.Dataset, manifest: dict[str, Any], *, plots: bool = True) -> None:
     """Write results, summary, manifest and plots into an existing (temporary) folder."""
-    from alliance_sim.results import headline_summary
+    from alliance_sim.results import driver_table, headline_summary
 
     pause_point("writing")
     write_results(ds, folder / RESULTS)
     pause_point("results-written")
     headline_summary(ds).to_csv(folder / SUMMARY, float_format="%.4f")
+    if "alignment_driver_mean" in ds:
+        driver_table(ds).to_csv(folder / DRIVERS, index=False, float_format="%.5f")
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")
     if plots:
         from alliance_sim.plots import save_all

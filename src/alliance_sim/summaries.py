@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alliance_sim.model.compiled import ADVERSARY_OPTIONS, ALLY_OPTIONS, CHINA_OPTIONS, US_OPTIONS, Compiled
+from alliance_sim.model.layout import DRIVER_GROUPS
 from alliance_sim.model.state import Decisions, EnsembleState
 from alliance_sim.model.step import export_share
 
@@ -26,7 +27,7 @@ class Series:
     """One recorded quantity: how to read it from the state, its column dimension and histogram range."""
 
     name: str
-    dim: str | None  # "ally", "pair" or None for a scalar per replicate
+    dim: str | tuple[str, ...] | None  # "ally", "pair", ("ally", "driver"), ("pair", "driver") or None (a scalar)
     lo: float
     hi: float
     bins: int
@@ -49,14 +50,30 @@ SERIES = (
     Series("export_share_us", "ally", 0, 1, 1000, "fraction of exports", "Share of exports to the patron"),
     Series("export_share_china", "ally", 0, 1, 1000, "fraction of exports",
            "Share of exports to the challenger"),
+    # Driver attribution (docs/model.md §8.1): the groups' shares add up to the change since the start month.
+    Series("alignment_driver", ("ally", "driver"), -1, 1, 500, "alignment units",
+           "Each driver group's share of the change of alignment since the start (the shares add up to it)"),
+    Series("tie_driver", ("pair", "driver"), -1, 1, 500, "tie units",
+           "Each driver group's share of the change of the tie since the start (the shares add up to it)"),
 )
+
+_DIM_SIZE = {"driver": lambda c: len(DRIVER_GROUPS), "ally": lambda c: c.n_allies, "pair": lambda c: len(c.pairs)}
+
+
+def series_dims(spec: Series) -> tuple[str, ...]:
+    """The column dimensions of a series (empty for a scalar per replicate)."""
+    return () if spec.dim is None else (spec.dim,) if isinstance(spec.dim, str) else spec.dim
+
+
+def series_shape(spec: Series, c: Compiled) -> tuple[int, ...]:
+    return tuple(_DIM_SIZE[d](c) for d in series_dims(spec))
 
 DECISIONS = {"us_decision": ("ally", US_OPTIONS), "ally_decision": ("ally", ALLY_OPTIONS),
              "china_decision": ("ally", CHINA_OPTIONS), "adversary_decision": ("adversary", ADVERSARY_OPTIONS)}
 
 
 def _columns(c: Compiled) -> dict[str, int]:
-    return {s.name: (c.n_allies if s.dim == "ally" else len(c.pairs) if s.dim == "pair" else 1) for s in SERIES}
+    return {s.name: int(np.prod(series_shape(s, c))) for s in SERIES}
 
 
 def bytes_per_replicate(c: Compiled) -> int:
@@ -99,7 +116,20 @@ def series_values(name: str, c: Compiled, s: EnsembleState) -> np.ndarray:
     if name == "export_share_china":
         ex_cn = s.exports_cn
         return export_share.py_func(ex_cn, s.exports_us, ex_cn, c.share_us0, c.share_cn0)
+    if name == "tie_driver":
+        return s.driver_share.reshape(s.replicates, -1)
+    if name == "alignment_driver":
+        return alignment_shares(c, s.driver_share).reshape(s.replicates, -1)
     raise KeyError(name)
+
+
+def alignment_shares(c: Compiled, tie_shares: np.ndarray) -> np.ndarray:
+    """(R, A, groups) shares of each ally's alignment change from (R, pairs, groups) shares of the ties':
+    alignment is (T_ally,patron − T_ally,challenger) / 2, so its shares are the same difference of shares."""
+    pair = {p: k for k, p in enumerate(c.pairs)}
+    to_patron = [pair[tuple(sorted((int(i), int(c.patron))))] for i in c.ally_idx]
+    to_challenger = [pair[tuple(sorted((int(i), int(c.challenger))))] for i in c.ally_idx]
+    return 0.5 * (tie_shares[:, to_patron, :] - tie_shares[:, to_challenger, :])
 
 
 def decision_values(name: str, d: Decisions) -> np.ndarray:

@@ -86,7 +86,7 @@ def parameter_rows(c: Compiled) -> int:
 class Packed:
     """``c``'s parameters as the step reads them, with Rp parameter rows (1, or one per batch row)."""
 
-    def __init__(self, c: Compiled, switched_off: tuple[str, ...] = ()):
+    def __init__(self, c: Compiled, switched_off: tuple[str, ...] = (), attribution: bool = False):
         self.c = c
         self.sz = sizes_of(c)
         self.layout = make_layout(self.sz)
@@ -132,7 +132,7 @@ class Packed:
             g_appeal=GROUP_APPEAL_SENSITIVITY,
             groups=np.asarray(c.citizen_group if pop.size_per_ally else np.zeros(1), dtype=np.int64),
             citizens=int(pop.size_per_ally), patron_behavioural=c.upol.mode != "scripted",
-            challenger_behavioural=c.cpol.mode == "behavioural", on=on)
+            challenger_behavioural=c.cpol.mode == "behavioural", on=on, attribution=int(attribution))
         self.draw_width = draw_width(c)
         self.n_pairs = n * (n - 1) // 2
         self.scratch_rows = scratch_rows(self.sz, self.st.mix.shape[0])
@@ -214,9 +214,11 @@ def _ens_transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, nW):
 class EnsembleSim:
     """R replicates of one ``Compiled`` (a point, or a batch whose rows carry different parameters)."""
 
-    def __init__(self, c: Compiled, replicate_ids, seed: int, switched_off: tuple[str, ...] = ()):
+    def __init__(self, c: Compiled, replicate_ids, seed: int, switched_off: tuple[str, ...] = (),
+                 attribution: bool = True):
         self.c = c
-        self.packed = pk = Packed(c, switched_off)
+        # ``attribution``: account for each driver group's share of every tie's change (state ``driver_share``)
+        self.packed = pk = Packed(c, switched_off, attribution)
         self.ids = np.asarray(replicate_ids, dtype=np.int64)
         self.R = R = self.ids.shape[0]
         if R < 1:

@@ -18,6 +18,7 @@ from collections import namedtuple
 from enum import IntEnum
 
 import numpy as np
+from numba.extending import register_jitable
 
 from alliance_sim.model import parameters
 
@@ -45,8 +46,19 @@ SCHEDULES = ("country_rate", "sector_rate", "demand", "ev_reassure", "ev_leader"
              "proc_rate", "ev_threat")
 Schedules = namedtuple("Schedules", SCHEDULES + ("varies",))
 
-# State variables: (name, shape per replicate in terms of the structure's sizes).
-#   n actors, A allies, S threat sources, K threat processes, D adversaries, N citizens per ally (≥ 1).
+# Driver attribution (docs/model.md §8.1): the mechanism groups whose contributions to every tie are accounted
+# for month by month.  The first FORCE_GROUPS act on the tie's target (logit units, tie_drivers' terms and
+# balance); the others move the tie directly (impulses of choices, noise and the ±TIE_LIMIT clip).
+DRIVER_GROUPS = ("tariffs_trade", "burden_reliability", "threat", "domestic_politics", "balance", "china",
+                 "ally_choices", "noise")
+DRV = IntEnum("DRV", DRIVER_GROUPS, start=0)
+N_DRIVERS = len(DRIVER_GROUPS)
+FORCE_GROUPS = 5  # tariffs_trade .. balance
+TIE_FORCE_GROUPS = 4  # of those, the ones tie_drivers computes (balance is the step's own term)
+
+# State variables: (name, shape per replicate in terms of the structure's sizes, or a number).
+#   n actors, A allies, S threat sources, K threat processes, D adversaries, N citizens per ally (≥ 1),
+#   Q pairs of actors (i < j, in the order of the tie noise draws).
 STATE = (
     ("ties", "n n"), ("intercept", "n n"), ("stock", "n S"),
     ("tariff_offset", "A"), ("demand_offset", "A"), ("effort", "A"), ("latent", "A"),
@@ -63,19 +75,22 @@ STATE = (
     ("pow_ratio", "A"), ("pow_value", "A"), ("pois_rate", "K"), ("pois_p0", "K"),
     # citizens' favourability of the patron and of the challenger, and their anchors
     ("op_us", "A N"), ("op_cn", "A N"), ("anchor_us", "A N"), ("anchor_cn", "A N"),
+    # driver attribution (when on): each pair's start tie and target, the start forces of each force group,
+    # and each group's share of the tie's change since the start (the shares add up to T − T0)
+    ("tie0", "Q"), ("target0", "Q"), ("force0", f"Q {FORCE_GROUPS}"), ("driver_share", f"Q {N_DRIVERS}"),
 )
 Layout = namedtuple("Layout", [name for name, _ in STATE] + ["width"])
-Sizes = namedtuple("Sizes", "n A S K D N")
+Sizes = namedtuple("Sizes", "n A S K D N Q")
 
 
 def sizes_of(c) -> Sizes:
     """The structure's sizes of a ``Compiled`` (N ≥ 1: the aggregate mode keeps one opinion per ally)."""
     return Sizes(c.n, c.n_allies, len(c.sources), len(c.proc_source), len(c.adversary_idx),
-                 max(1, int(c.pop.size_per_ally)))
+                 max(1, int(c.pop.size_per_ally)), c.n * (c.n - 1) // 2)
 
 
 def shape_of(spec: str, sz: Sizes) -> tuple[int, ...]:
-    return tuple(1 if d == "1" else getattr(sz, d) for d in spec.split())
+    return tuple(int(d) if d.isdigit() else getattr(sz, d) for d in spec.split())
 
 
 def make_layout(sz: Sizes) -> Layout:
@@ -91,8 +106,15 @@ def scratch_rows(sz: Sizes, groups: int) -> int:
     """Rows of the step's scratch buffer (× LANES), which a driver allocates once per call: the largest set of
     temporaries one phase carves from it — the transition's; a decision needs 5 utilities + 5 + 3 rows for its
     choice.  Each phase checks that it got enough (``step.check_scratch``) before writing."""
+    return max(transition_scratch_rows(sz, groups), 13, (1 + TIE_FORCE_GROUPS) * sz.n * sz.n)
+
+
+@register_jitable
+def transition_scratch_rows(sz: Sizes, groups: int) -> int:
+    """The transition's temporaries: old tariffs, threats and China-threats, threat additions, the tie drivers
+    (total and by force group), balance, the two kinds of impulse, the groups' shocks and 8 single rows."""
     n, A, S = sz.n, sz.A, sz.S
-    return max(2 * A + n + n * S + 3 * n * n + 2 * groups + 8, 13, n * n)
+    return 2 * A + n + n * S + (4 + TIE_FORCE_GROUPS) * n * n + 2 * groups + 8
 
 
 def state_bytes(sz: Sizes, replicates: int) -> int:

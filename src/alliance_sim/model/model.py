@@ -29,7 +29,7 @@ class AllianceModel(mesa.Model):
 
     def __init__(self, params: Parameters | None = None, replicate_ids=None, seed: int | None = None,
                  months: int | None = None, collect: bool = True, compiled: Compiled | None = None,
-                 switched_off: tuple[str, ...] = ()):
+                 switched_off: tuple[str, ...] = (), attribution: bool = True):
         if compiled is not None:  # a batch of parameter points (model/batching.py)
             params = compiled.params
         params = params if params is not None else Parameters()
@@ -42,7 +42,8 @@ class AllianceModel(mesa.Model):
             replicate_ids = np.arange(params.simulation.replicates)
         self.replicate_ids = np.asarray(replicate_ids, dtype=np.int64)
         # ``switched_off`` names terms of step.TERM to leave out (knock-out counterfactuals, mutation tests).
-        self.sim = EnsembleSim(self.compiled, self.replicate_ids, seed, switched_off)
+        # ``attribution``: account for each driver group's share of every tie's change (docs/model.md §8.1).
+        self.sim = EnsembleSim(self.compiled, self.replicate_ids, seed, switched_off, attribution)
         self.state = EnsembleState(self.sim)
         self.last_decisions: Decisions | None = None
         for name, actor in params.actors.items():

@@ -30,7 +30,16 @@ import numba
 import numpy as np
 
 from alliance_sim.model import fastmath, rng
-from alliance_sim.model.layout import LANES, VEC, F
+from alliance_sim.model.layout import (
+    DRV,
+    FORCE_GROUPS,
+    LANES,
+    N_DRIVERS,
+    TIE_FORCE_GROUPS,
+    VEC,
+    F,
+    transition_scratch_rows,
+)
 from alliance_sim.model.rng import _GOLDEN, mix64, uniform_from_key
 
 # ---------------------------------------------------------------------------------------------- constants
@@ -60,7 +69,7 @@ TERM = IntEnum("TERM", [
 Structure = namedtuple("Structure", [
     "ai", "pat", "ch", "alliance_pairs", "source_actor", "proc_source", "proc_weights", "proc_adversary",
     "src_ch", "election", "chip", "chip_from", "mix", "g_tariff", "g_threat", "g_backlash", "g_appeal", "groups",
-    "citizens", "patron_behavioural", "challenger_behavioural", "on"])
+    "citizens", "patron_behavioural", "challenger_behavioural", "on", "attribution"])
 
 term = numba.njit(cache=True, error_model="numpy", inline="always")
 phase = numba.njit(cache=True, error_model="numpy")
@@ -348,14 +357,22 @@ def fill_draws(key, t, A, D, K, n_pairs, out, m):
 # ================================================================================ derived quantities
 @phase
 def tie_drivers(Z, Ly, sz, P, V, st, out, threat_row):
-    """D_ij of every lane into ``out`` (n·n, lanes): the sum of all mechanism terms acting on each tie
-    (symmetric, logit units).  ``threat_row`` is where the allies' total threat is read."""
+    """The mechanism terms acting on each tie (symmetric, logit units), summed by force group into rows
+    ``g·n² + i·n + j`` of ``out`` for the first TIE_FORCE_GROUPS groups of ``layout.DRIVER_GROUPS`` (their
+    sum is the tie's driver D_ij).  ``threat_row`` is where the allies' total threat is read.  The patron's
+    protection w·threat·reliability is split into its part at the start's reliability (threat) and the rest
+    (reliability), so that falling reliability is a driver of its own.  Kept apart whether or not the step
+    accounts for them, so that attribution never changes a result."""
     n, A, S = sz.n, sz.A, sz.S
     L = LANES  # a compile-time constant: the lane loops unroll and vectorise
     on = st.on
     ai, pat, ch = st.ai, st.pat, st.ch
     T = Ly.ties
-    for q in range(n * n):
+    nn = n * n
+    stride = nn  # rows between force groups
+    g_trade, g_burden = DRV.tariffs_trade * stride, DRV.burden_reliability * stride
+    g_threat, g_domestic = DRV.threat * stride, DRV.domestic_politics * stride
+    for q in range(TIE_FORCE_GROUPS * nn):
         for m in range(L):
             out[q, m] = 0.0
     for a in range(A):
@@ -366,36 +383,59 @@ def tie_drivers(Z, Ly, sz, P, V, st, out, threat_row):
             stance = Z[Ly.stance + a, m]
             share = export_share(Z[Ly.exports_cn + a, m], Z[Ly.exports_us + a, m], Z[Ly.exports_cn + a, m],
                                  V[VEC.share_us0, a, m], V[VEC.share_cn0, a, m])
-            out[i * n + pat, m] += (
-                on[TERM.threat_protection] * threat_protection(P[F.threat_weight, m], thr, rel)
-                + on[TERM.tariff_strain] * tariff_strain(P[F.tariff_weight, m], Z[Ly.pain + a, m])
-                + on[TERM.burden_friction] * burden_friction(P[F.burden_weight, m], Z[Ly.gap + a, m])
+            protection = on[TERM.threat_protection] * threat_protection(P[F.threat_weight, m], thr, rel)
+            protection0 = on[TERM.threat_protection] * threat_protection(P[F.threat_weight, m], thr,
+                                                                           V[VEC.reliability0, a, m])
+            lead = on[TERM.leader_pull] * leader_pull(P[F.leader_weight, m], stance)
+            out[g_threat + i * n + pat, m] += protection0
+            out[g_trade + i * n + pat, m] += on[TERM.tariff_strain] * tariff_strain(P[F.tariff_weight, m],
+                                                                                   Z[Ly.pain + a, m])
+            out[g_burden + i * n + pat, m] += (
+                on[TERM.burden_friction] * burden_friction(P[F.burden_weight, m], Z[Ly.gap + a, m])
                 + on[TERM.entrapment] * entrapment_fear(P[F.entrapment_weight, m], V[VEC.entrapment, a, m],
                                                         Z[T + pat * n + ch, m], Z[T + i * n + pat, m])
-                + on[TERM.leader_pull] * leader_pull(P[F.leader_weight, m], stance))
-            out[i * n + ch, m] += (on[TERM.china_trade_pull] * china_trade_pull(P[F.china_trade_weight, m], share)
-                                   - on[TERM.leader_pull] * leader_pull(P[F.leader_weight, m], stance))
+                + (protection - protection0))
+            out[g_domestic + i * n + pat, m] += lead
+            out[g_trade + i * n + ch, m] += on[TERM.china_trade_pull] * china_trade_pull(
+                P[F.china_trade_weight, m], share)
+            out[g_domestic + i * n + ch, m] -= lead
     for s in range(S):
         j = st.source_actor[s]
         if j >= 0:
             for i in range(n):
                 for m in range(L):
-                    out[i * n + j, m] += on[TERM.source_threat] * source_threat_push(
+                    out[g_threat + i * n + j, m] += on[TERM.source_threat] * source_threat_push(
                         P[F.source_threat_weight, m], threat_of_stock(Z[Ly.stock + i * S + s, m]))
     for x in range(A):
         for y in range(x + 1, A):
             for m in range(L):
-                out[ai[x] * n + ai[y], m] += on[TERM.common_threat] * common_threat(
+                out[g_threat + ai[x] * n + ai[y], m] += on[TERM.common_threat] * common_threat(
                     P[F.common_threat_weight, m], Z[threat_row + ai[x], m], Z[threat_row + ai[y], m])
-    for i in range(n):
-        for m in range(L):
-            out[i * n + i, m] = 0.0
-    for i in range(n):  # symmetrise: D = C + Cᵀ
-        for j in range(i + 1, n):
+    for g in range(TIE_FORCE_GROUPS):
+        o = g * nn
+        for i in range(n):
             for m in range(L):
-                v = out[i * n + j, m] + out[j * n + i, m]
-                out[i * n + j, m] = v
-                out[j * n + i, m] = v
+                out[o + i * n + i, m] = 0.0
+        for i in range(n):  # symmetrise: D = C + Cᵀ
+            for j in range(i + 1, n):
+                for m in range(L):
+                    v = out[o + i * n + j, m] + out[o + j * n + i, m]
+                    out[o + i * n + j, m] = v
+                    out[o + j * n + i, m] = v
+
+
+@phase
+def tie_forces(Z, Ly, sz, P, V, st, drv, drv_groups):
+    """The tie drivers by force group into ``drv_groups`` (TIE_FORCE_GROUPS·n², lanes) and their sum D into
+    ``drv`` (n², lanes): the sum the step uses is the sum the accounting splits."""
+    nn = sz.n * sz.n
+    tie_drivers(Z, Ly, sz, P, V, st, drv_groups, Ly.threat)
+    for q in range(nn):
+        for m in range(LANES):
+            acc = 0.0
+            for g in range(TIE_FORCE_GROUPS):
+                acc += drv_groups[g * nn + q, m]
+            drv[q, m] = acc
 
 
 @term
@@ -407,6 +447,38 @@ def cohesion(Z, T, n, pairs, m):
     return acc / pairs.shape[0]
 
 
+# ================================================================================ driver attribution
+@term
+def attribute_tie_change(Z, Ly, drv_groups, ij, nn, p, m, rate, balance_now, target, old, own, china, noise, new):
+    """Each group's share of pair p's change since the start, updated for one month (docs/model.md §8.1).
+
+    The tie follows T' = T + r(T* − T) + impulses + noise, linear in T: so with T = T0 + Σ_g d_g each group's
+    share obeys the same relaxation, d_g' = (1 − r)·d_g + (its push this month), and the shares add up to
+    T − T0 exactly.  The target's move since the start, T* − T*0, is split among the force groups in
+    proportion to each group's change of force since the start (exact for one group, a secant split for
+    several: interactions are shared out pro rata; knock-outs measure them).  The noise group also takes the
+    ±TIE_LIMIT clip and any gap between the start tie and its target."""
+    keep = 1.0 - rate
+    sh = Ly.driver_share + p * N_DRIVERS
+    f0 = Ly.force0 + p * FORCE_GROUPS
+    total = 0.0
+    for g in range(TIE_FORCE_GROUPS):
+        total += drv_groups[g * nn + ij, m] - Z[f0 + g, m]
+    total += balance_now - Z[f0 + DRV.balance, m]
+    target0 = Z[Ly.target0 + p, m]
+    move = target - target0
+    # a vanishing total change of force: the slope of tanh at the start (the split of a move of ~0)
+    ratio = move / total if abs(total) > 1e-9 else 1.0 - target0 * target0
+    for g in range(TIE_FORCE_GROUPS):
+        Z[sh + g, m] = keep * Z[sh + g, m] + rate * ratio * (drv_groups[g * nn + ij, m] - Z[f0 + g, m])
+    Z[sh + DRV.balance, m] = keep * Z[sh + DRV.balance, m] + rate * ratio * (balance_now - Z[f0 + DRV.balance, m])
+    Z[sh + DRV.china, m] = keep * Z[sh + DRV.china, m] + china
+    Z[sh + DRV.ally_choices, m] = keep * Z[sh + DRV.ally_choices, m] + own
+    raw = old + rate * (target - old) + (own + china) + noise
+    rest = rate * (move - ratio * total) + rate * (target0 - Z[Ly.tie0 + p, m]) + (new - raw)
+    Z[sh + DRV.noise, m] = keep * Z[sh + DRV.noise, m] + noise + rest
+
+
 # ================================================================================ initial state
 @phase
 def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st, W):
@@ -414,8 +486,9 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st, W):
     n, A, S, K, N = sz.n, sz.A, sz.S, sz.K, sz.N
     L = LANES  # a compile-time constant: the lane loops unroll and vectorise
     T = Ly.ties
-    check_scratch(W, n * n)
+    check_scratch(W, (1 + TIE_FORCE_GROUPS) * n * n)
     drv = W[0:n * n]
+    drv_groups = W[n * n:(1 + TIE_FORCE_GROUPS) * n * n]
     for q in range(Z.shape[0]):
         for m in range(L):
             Z[q, m] = 0.0
@@ -488,7 +561,7 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st, W):
             Z[Ly.threat + i, m] = 0.0 if acc == 0.0 else 1.0 - fastmath.exp(-acc)
         Z[Ly.cohesion, m] = cohesion(Z, T, n, st.alliance_pairs, m)
     # The intercepts that make the start-month ties the targets of the start-month forces.
-    tie_drivers(Z, Ly, sz, P, V, st, drv, Ly.threat)
+    tie_forces(Z, Ly, sz, P, V, st, drv, drv_groups)
     for m in range(L):
         bw = P[F.balance_weight, m] * st.on[TERM.balance]
         for i in range(n):
@@ -498,6 +571,21 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st, W):
                 t0 = min(max(Z[T + i * n + j, m], -TIE_LIMIT), TIE_LIMIT)
                 Z[Ly.intercept + i * n + j, m] = (math.atanh(t0) - bw * balance_pressure(Z, T, n, i, j, m)
                                                   - drv[i * n + j, m])
+    if st.attribution:  # the start of the accounting: the forces, tie and target each group's share is measured from
+        nn = n * n
+        for m in range(L):
+            bw = P[F.balance_weight, m] * st.on[TERM.balance]
+            p = 0
+            for i in range(n):
+                for j in range(i + 1, n):
+                    b = bw * balance_pressure(Z, T, n, i, j, m)
+                    for g in range(TIE_FORCE_GROUPS):
+                        Z[Ly.force0 + p * FORCE_GROUPS + g, m] = drv_groups[g * nn + i * n + j, m]
+                    Z[Ly.force0 + p * FORCE_GROUPS + DRV.balance, m] = b
+                    Z[Ly.tie0 + p, m] = Z[T + i * n + j, m]
+                    Z[Ly.target0 + p, m] = tie_target(Z[Ly.intercept + i * n + j, m], bw,
+                                                      balance_pressure(Z, T, n, i, j, m), drv[i * n + j, m])
+                    p += 1
 
 
 # ================================================================================ decisions (month t)
@@ -618,7 +706,7 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
     o_cnt, o_mag, o_el, o_tie = 3 * A + D, 3 * A + D + K, 3 * A + D + 2 * K, 4 * A + D + 2 * K
     vs = sch.varies
     # Temporaries: views of the driver's scratch rows (layout.scratch_rows), keys in Wk.
-    check_scratch(W, 2 * A + n + n * S + 3 * n * n + 2 * G + 8)
+    check_scratch(W, transition_scratch_rows(sz, G))
     w = 0
     old_tariff = W[w:w + A]
     w += A
@@ -630,9 +718,13 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
     w += n * S
     drv = W[w:w + n * n]
     w += n * n
+    drv_groups = W[w:w + TIE_FORCE_GROUPS * n * n]
+    w += TIE_FORCE_GROUPS * n * n
     B = W[w:w + n * n]
     w += n * n
-    J = W[w:w + n * n]
+    J = W[w:w + n * n]  # impulses of the allies' own choices
+    w += n * n
+    Jc = W[w:w + n * n]  # impulses of China's choices
     w += n * n
     shock_us = W[w:w + G]
     w += G
@@ -835,7 +927,7 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
             Z[Ly.stance + a, m] = leader_stance(o, public[m], V[VEC.latitude, a, m])
 
     # ---- ties: targets from the new fundamentals and today's ties, decision impulses, noise
-    tie_drivers(Z, Ly, sz, P, V, st, drv, Ly.threat)
+    tie_forces(Z, Ly, sz, P, V, st, drv, drv_groups)
     for i in range(n):
         for j in range(i + 1, n):
             for m in range(L):
@@ -843,6 +935,7 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
     for q in range(n * n):
         for m in range(L):
             J[q, m] = 0.0
+            Jc[q, m] = 0.0
     for a in range(A):
         i = ai[a]
         for m in range(L):
@@ -859,23 +952,29 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
             J[i * n + pat, m] += (on[TERM.concession_impulse] * P[F.concede_tie_impulse, m] * conc
                                   + on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_us, m] * hedg
                                   + on[TERM.retaliation_impulse] * P[F.retaliate_tie_impulse, m] * reta
-                                  + on[TERM.chip_impulse] * V[VEC.chip_tie, a, m] * chpd
-                                  + on[TERM.coercion_push] * coerced * push)
-            J[i * n + ch, m] += (on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_china, m] * hedg
-                                 + on[TERM.inducement_impulse] * P[F.inducement_tie_impulse, m] * induced
-                                 + on[TERM.coercion_impulse] * P[F.coercion_tie_impulse, m] * coerced)
+                                  + on[TERM.chip_impulse] * V[VEC.chip_tie, a, m] * chpd)
+            Jc[i * n + pat, m] += on[TERM.coercion_push] * coerced * push
+            J[i * n + ch, m] += on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_china, m] * hedg
+            Jc[i * n + ch, m] += (on[TERM.inducement_impulse] * P[F.inducement_tie_impulse, m] * induced
+                                  + on[TERM.coercion_impulse] * P[F.coercion_tie_impulse, m] * coerced)
     p = 0
     for i in range(n):
         for j in range(i + 1, n):
             for m in range(L):
                 sd = on[TERM.tie_noise] * P[F.tie_noise_sd, m]
                 noise = sd * Dr[o_tie + p, m] if (sd > 0 and n_pairs > 0) else 0.0
-                tgt = tie_target(Z[Ly.intercept + i * n + j, m], on[TERM.balance] * P[F.balance_weight, m],
-                                 B[i * n + j, m], drv[i * n + j, m])
-                x = tie_update(Z[T + i * n + j, m], P[F.tie_adjustment_rate, m], tgt, J[i * n + j, m] + J[j * n + i, m],
-                               noise)
+                bw = on[TERM.balance] * P[F.balance_weight, m]
+                tgt = tie_target(Z[Ly.intercept + i * n + j, m], bw, B[i * n + j, m], drv[i * n + j, m])
+                own = J[i * n + j, m] + J[j * n + i, m]
+                china = Jc[i * n + j, m] + Jc[j * n + i, m]
+                old = Z[T + i * n + j, m]
+                rate = P[F.tie_adjustment_rate, m]
+                x = tie_update(old, rate, tgt, own + china, noise)
                 Z[T + i * n + j, m] = x
                 Z[T + j * n + i, m] = x
+                if st.attribution:
+                    attribute_tie_change(Z, Ly, drv_groups, i * n + j, n * n, p, m, rate, bw * B[i * n + j, m],
+                                         tgt, old, own, china, noise, x)
             p += 1
 
     # ---- what the month leaves: alignment, cohesion, crossing, the choices as last month's
