@@ -106,7 +106,7 @@ def test_plot_redraws_from_results(run_dir):
     shutil.rmtree(run_dir / "plots")
     result = invoke("plot", run_dir)
     assert result.exit_code == 0, result.output
-    assert len(list((run_dir / "plots").glob("*.png"))) == 5
+    assert len(list((run_dir / "plots").glob("*.png"))) == 6  # the five standard plots and drivers
 
 
 def test_check_prints_resolved_parameters():
@@ -150,7 +150,7 @@ def test_compare_uses_common_random_numbers(tmp_path):
     for name in ("baseline_2025", "tariff_shock_2025"):
         manifest = json.loads((out / name / "manifest.json").read_text())
         seeds.add((manifest["seed"], manifest["replicates"], manifest["months"]))
-        assert len(list((out / name / "plots").glob("*.png"))) == 5
+        assert len(list((out / name / "plots").glob("*.png"))) == 6
     assert len(seeds) == 1
     shutil.rmtree(out / "baseline_2025" / "plots")
     (out / "compare.png").unlink()

@@ -39,10 +39,11 @@ class ChunkResult:
 
 
 def run_chunk(params: Parameters, start: int, stop: int, seed: int, months: int, keep: int,
-              progress: Progress | None = None) -> ChunkResult:
-    """Run replicates ``start..stop-1`` for ``months`` months; keep trajectories of ids < ``keep``."""
+              progress: Progress | None = None, switched_off: tuple[str, ...] = ()) -> ChunkResult:
+    """Run replicates ``start..stop-1`` for ``months`` months; keep trajectories of ids < ``keep``.
+    ``switched_off``: terms of ``step.TERM`` left out (knock-out counterfactuals)."""
     model = AllianceModel(params, replicate_ids=np.arange(start, stop), seed=seed, months=months,
-                          collect=False)
+                          collect=False, switched_off=tuple(switched_off))
     c = model.compiled
     acc = SummaryAccumulator(c)
     kept = np.arange(start, min(stop, keep))
@@ -117,8 +118,9 @@ class _Merger:
 
 def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int | None = None,
                  months: int | None = None, chunk_size: int = 10_000, keep_trajectories: int = 1000,
-                 workers: int = 1, progress: Progress | None = None, client=None) -> EnsembleOutput:
-    """Run the scenario ``params`` as an ensemble.
+                 workers: int = 1, progress: Progress | None = None, client=None,
+                 switched_off: tuple[str, ...] = ()) -> EnsembleOutput:
+    """Run the scenario ``params`` as an ensemble (with the terms ``switched_off`` left out, if any).
 
     ``workers`` > 1 spreads chunks over a local process pool; ``client`` (a ``dask.distributed``
     Client) spreads them over a dask cluster.  Results are identical either way.
@@ -148,7 +150,7 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
     if client is not None:
         futures = client.map(run_chunk, [params] * len(bounds), [a for a, _ in bounds],
                              [b for _, b in bounds], [seed] * len(bounds), [T] * len(bounds),
-                             [keep] * len(bounds), pure=False)
+                             [keep] * len(bounds), pure=False, switched_off=tuple(switched_off))
         from dask.distributed import as_completed as dask_completed
 
         for fut in dask_completed(futures, loop=client.loop):
@@ -164,7 +166,8 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
             while todo or running:
                 while todo and len(running) < 2 * n_proc:  # a bounded window keeps memory bounded
                     a, b = todo.pop(0)
-                    running.add(pool.submit(run_chunk, params, a, b, seed, T, keep))
+                    running.add(pool.submit(run_chunk, params, a, b, seed, T, keep,
+                                            switched_off=tuple(switched_off)))
                 done_now, running = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done_now:
                     r = fut.result()
@@ -172,7 +175,7 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
                     tick((r.stop - r.start) * T)
     else:
         for a, b in bounds:
-            merger.add(run_chunk(params, a, b, seed, T, keep, progress=tick))
+            merger.add(run_chunk(params, a, b, seed, T, keep, progress=tick, switched_off=tuple(switched_off)))
     wall = time.perf_counter() - t0
     return merger.output(params, compiled, seed, R, wall, chunk_size, workers)
 

@@ -540,3 +540,42 @@ def plots_of(ds: xr.Dataset) -> tuple[str, ...]:
     """The standard plots a dataset can draw: the drivers plot needs driver attribution (results of 0.1
     runs before it, or runs without it, have none)."""
     return STANDARD_PLOTS + (("drivers",) if "alignment_driver_mean" in ds else ())
+
+
+@_with_rc
+def plot_explain(table, ds: xr.Dataset) -> Figure:
+    """The accounting beside the knock-outs, per ally: each driver group's share of the change of alignment
+    by the horizon (the step's exact linear split) and the change its mechanisms make in total (baseline −
+    knock-out with common random numbers, ±2 standard errors), with the crossing probability without it."""
+    allies = list(dict.fromkeys(table["ally"]))
+    fig = _new_figure(6.6 * len(allies) + 0.4, 0.55 * table["driver"].nunique() + 2.4)
+    axes = fig.subplots(1, len(allies), squeeze=False, sharey=True)[0]
+    horizon = month_tick_label(str(ds.month.values[-1]))
+    for i, (ax, ally) in enumerate(zip(axes, allies, strict=True)):
+        t = table[table["ally"] == ally].reset_index(drop=True)
+        y = np.arange(len(t))
+        ax.barh(y - 0.2, t["accounting_share"], height=0.38, color=[DRIVER_COLORS.get(d, "#999") for d in t["driver"]],
+                label="share of the change (accounting)")
+        ax.barh(y + 0.2, t["knockout_effect"], height=0.38, color="white", edgecolor="#333333", lw=1.0,
+                xerr=2 * t["knockout_effect_se"], error_kw={"ecolor": "#333333", "lw": 0.9, "capsize": 2},
+                label="effect of its mechanisms (knock-out, ±2 s.e.)")
+        ax.axvline(0, color="#666666", lw=0.8)
+        lo = float(min(0.0, t["accounting_share"].min(), (t["knockout_effect"] - 2 * t["knockout_effect_se"]).min()))
+        hi = float(max(0.0, t["accounting_share"].max(), (t["knockout_effect"] + 2 * t["knockout_effect_se"]).max()))
+        pad = 0.35 * max(hi - lo, 0.02)
+        ax.set_xlim(lo - 0.15 * pad, hi + pad)
+        for k, row in t.iterrows():
+            ax.text(hi + 0.1 * pad, k, f"P(cross) {row.p_crossed:.0%} → {row.p_crossed_without:.0%}", va="center",
+                    fontsize=8.5, color="#333333")
+        ax.set_yticks(y, [DRIVER_LABELS.get(d, d) for d in t["driver"]])
+        if i == 0:  # the y axis is shared: invert it once
+            ax.invert_yaxis()
+        ax.set_title(f"{actor_name(ally)}: change of alignment by {horizon} {t['change_of_alignment'].iloc[0]:+.3f}",
+                     loc="left", fontweight="bold")
+        ax.set_xlabel("alignment units  (+ toward Washington)")
+        ax.grid(axis="x", color="#e5e5e5", lw=0.6)
+        if i == 0:
+            handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle(title_of(ds, "what drives it: accounting and knock-outs"), fontsize=13, fontweight="bold")
+    return fig
