@@ -218,3 +218,7 @@ def register(app: typer.Typer) -> None:
             for f in files:
                 print(folder / f.name)
         _guard(body)
+
+    from alliance_sim.policy.cli import register as register_policy
+
+    register_policy(app)
