@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 
 from alliance_sim.policy.search import SearchResult  # noqa: E402
 from alliance_sim.sweeps.plots import short  # noqa: E402
@@ -45,13 +46,14 @@ def pareto_plot(res: SearchResult):
     rows = int(np.ceil(len(pairs) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.4 * rows), squeeze=False)
     front = res.pareto
+    greys = LinearSegmentedColormap.from_list("later_darker", ["0.85", "0.05"])
     for ax, (i, j) in zip(axes.flat, pairs, strict=False):
         y = res.objectives[:, j] if i != j else res.generation
-        sc = ax.scatter(res.objectives[~front, i], y[~front], c=res.generation[~front], cmap="Greys", vmin=-2,
+        sc = ax.scatter(res.objectives[~front, i], y[~front], c=res.generation[~front], cmap=greys, vmin=0,
                         vmax=max(1, res.generation.max()), s=14, label="evaluated")
         ax.scatter(res.objectives[front, i], y[front], c="tab:red", s=30, edgecolor="k", lw=0.5, label="Pareto")
-        order = np.argsort(res.objectives[front, i])
-        if i != j:
+        if k == 2:  # with more objectives a pair is a projection of the front, not a curve
+            order = np.argsort(res.objectives[front, i])
             ax.plot(res.objectives[front, i][order], y[front][order], color="tab:red", lw=0.6, alpha=0.5)
         ax.set_xlabel(_label(res, i), fontsize=8)
         ax.set_ylabel(_label(res, j) if i != j else "generation", fontsize=8)
@@ -74,7 +76,7 @@ def parallel_plot(res: SearchResult):
         lo, hi = lev.bounds()
         vals = np.array([lev.as_number(pol[k]) for pol in res.policies])
         data.append((vals - lo) / (hi - lo if hi > lo else 1.0))
-        cols.append(f"{short(k)}\n[{_fmt(lo, lev, True)} – {_fmt(hi, lev, False)}]")
+        cols.append(f"{_wrap(short(k))}\n[{_fmt(lo, lev, True)} – {_fmt(hi, lev, False)}]")
     for k, name in enumerate(p.objective_names):
         v = res.objectives[:, k]
         lo, hi = float(v.min()), float(v.max())
@@ -100,6 +102,19 @@ def parallel_plot(res: SearchResult):
     ax.set_title("Levers | objectives — grey: evaluated, coloured: Pareto (by "
                  f"{p.objective_names[0]}) — " + _title(res), fontsize=8)
     return fig
+
+
+def _wrap(name: str, width: int = 16) -> str:
+    """A long dotted key over several lines, broken after its dots."""
+    lines, cur = [], ""
+    for part in name.split("."):
+        piece = part if not cur else "." + part
+        if cur and len(cur) + len(piece) > width:
+            lines.append(cur + ".")
+            cur = part
+        else:
+            cur += piece
+    return "\n".join([*lines, cur])
 
 
 def _fmt(v: float, lev, low: bool) -> str:

@@ -107,6 +107,7 @@ def run_search(problem: Problem, *, client=None, task_size: int | None = None, t
         study.enqueue_trial({f"x{j}": lev.encode(pol[k] if k in pol else get_value(problem.base, k),
                                                  f"{problem.source}: policies.{pname}.{k}")
                              for j, (k, lev) in enumerate(levers)})
+    _check_objective_outputs(problem, task_fn)
     ev = Evaluator(problem, client=client, task_size=task_size, task_fn=task_fn,
                    advance=progress.advance if progress is not None else None)
     ref_names = list(spec.policies)
@@ -152,3 +153,19 @@ def run_search(problem: Problem, *, client=None, task_size: int | None = None, t
                         workers=len(client.scheduler_info(n_workers=-1)["workers"]) if client is not None else 0,
                         cells_run=ev.cells_run)
 
+
+def _check_objective_outputs(problem: Problem, task_fn) -> None:
+    """Every objective's output must name a model output (one line otherwise), checked on a one-month,
+    one-replicate probe before the search starts."""
+    from alliance_sim.sweeps.design import SweepError
+    from alliance_sim.sweeps.outputs import parse_output
+
+    if task_fn is None:
+        from alliance_sim.sweeps.runner import run_task as task_fn
+    ds = task_fn(problem.base, [{}], 1, problem.seed, 1)
+    for name, o in problem.spec.objectives.items():
+        if o.kind == "output":
+            try:
+                parse_output(ds, o.output)
+            except SweepError as exc:
+                raise PolicyError(f"{problem.source}: objectives.{name}.output: {exc}") from None
