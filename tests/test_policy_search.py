@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from policy_helpers import ANALYTIC, U, X1, X2, Recorder, analytic_problem, analytic_task
+from policy_helpers import ANALYTIC, X1, X2, Recorder, U, analytic_problem, analytic_task
 from typer.testing import CliRunner
 
 from alliance_sim.cli import app

@@ -92,7 +92,10 @@ def run_search(problem: Problem, *, client=None, task_size: int | None = None, t
                progress=None) -> SearchResult:
     """Search the levers.  ``client``: a dask client (None: serial in this process).  ``progress``:
     an object with ``advance(n)`` (cells), e.g. the sweep runner's progress bar."""
-    import optuna
+    try:
+        import optuna
+    except ImportError:
+        raise PolicyError("policy search needs optuna: pip install 'alliance-sim[policy]'") from None
 
     spec = problem.spec
     optuna.logging.set_verbosity(optuna.logging.WARNING)
