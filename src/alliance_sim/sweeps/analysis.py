@@ -265,21 +265,26 @@ def cart_boxes(ds: xr.Dataset, output: str, op: str = ">", value: float = 0.5, *
 
 
 def feature_scores(ds: xr.Dataset, outputs: list[str] | None = None, *, seed: int = 0,
-                   trees: int = 200) -> pd.DataFrame:
+                   trees: int = 200, max_points: int = 20_000) -> pd.DataFrame:
     """Feature scores (ema_workbench ``get_ex_feature_scores``: extra-trees regression importances,
     summing to 1 per output) of every factor for each output; index: factor, one column per output.
 
     A model-free screen that works on any design (grid, LHS, Sobol', Morris) and catches interactions
-    a main-effect range misses."""
+    a main-effect range misses.  Designs larger than ``max_points`` are scored on a seeded random
+    subset of that size (the trees' cost grows with the points; the ranking settles long before)."""
     import warnings
 
     _, fs = _ema_quiet()
     spec = store_spec(ds)
     outputs = outputs or spec.outputs
     x = _design_frame(ds, spec)
+    keep = np.arange(len(x))
+    if len(x) > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))
+        x = x.iloc[keep].reset_index(drop=True)
     cols = {}
     for o in outputs:
-        y = _complete_values(ds, o)
+        y = _complete_values(ds, o)[keep]
         if np.ptp(y) == 0:
             cols[o] = np.zeros(len(spec.factor_names))
             continue
