@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,6 @@ class SearchResult:
     wall_time: float = 0.0
     workers: int = 0
     cells_run: int = 0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def front(self) -> np.ndarray:
