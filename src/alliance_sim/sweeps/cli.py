@@ -43,13 +43,16 @@ Examples:
   alliance sweep-plot sobol.zarr --out figures/ --output p_crossed.KOR
 """
 
-ANALYZE_HELP = """Print a sweep store's sensitivity indices (Sobol' or Morris) or main effects, and its PRIM box.
+ANALYZE_HELP = """Print a sweep store's sensitivity indices (Sobol' or Morris) or main effects, feature scores \
+(extra trees), and its PRIM box and CART boxes (when the sweep file has a [prim] rule).
 
 Examples:
 
   alliance sweep-analyze sobol.zarr
 
   alliance sweep-analyze lhs_prim.zarr --output min_cohesion_q.0.5
+
+  alliance sweep-analyze lhs_prim.zarr --out lhs_prim_analysis/
 """
 
 
@@ -84,6 +87,10 @@ def _guard(body, store: Path | None = None):
         err = disk_error(exc, Path(exc.filename or store or "."))
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         raise _fail(str(err) if err else f"{where}{exc.strerror or exc}") from None
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
 def register(app: typer.Typer) -> None:
@@ -137,17 +144,28 @@ def register(app: typer.Typer) -> None:
         store: Annotated[Path, typer.Argument(help="A sweep store (.zarr).", show_default=False)],
         output: Annotated[list[str] | None, typer.Option("--output", help="Output to analyse, e.g. "
                           "p_crossed.KOR (repeatable; default: the sweep's outputs).")] = None,
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the tables (CSV, text) and the "
+                       "feature-score plot to this new folder.")] = None,
     ) -> None:
         def body():
-            from alliance_sim.sweeps.analysis import prim_box, summary_table
+            from alliance_sim.sweeps.analysis import cart_boxes, feature_scores, prim_box, summary_table
             from alliance_sim.sweeps.store import open_store, require_complete, store_spec
+            from alliance_sim.writer import atomic_output, check_target
 
+            if out is not None:
+                check_target(out)
             ds = open_store(store)
             spec = store_spec(ds, store)
             require_complete(store, ds, "the analysis")
+            files: dict[str, object] = {}
             for o, table in summary_table(ds, output or None).items():
                 print(f"\n{o} ({spec.design.kind})")
                 print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+                files[f"{spec.design.kind}_{_safe(o)}.csv"] = table
+            scores = feature_scores(ds, output or None, seed=int(ds.attrs.get("seed", 0)) % 2**32)
+            print("\nfeature scores (extra trees; sum to 1 per output)")
+            print(scores.to_string(float_format=lambda v: f"{v:.3f}"))
+            files["feature_scores.csv"] = scores
             if spec.prim is not None:
                 p = spec.prim
                 res = prim_box(ds, p.output, p.op, p.value, peel_alpha=p.peel_alpha, mass_min=p.mass_min)
@@ -155,6 +173,23 @@ def register(app: typer.Typer) -> None:
                 print(f"\nPRIM box where {res.rule}: coverage {st['coverage']:.2f}, density {st['density']:.2f}, "
                       f"mass {st['mass']:.2f}")
                 print(res.box.to_string(float_format=lambda v: f"{v:.4g}"))
+                files["prim_box.csv"] = res.box
+                cart = cart_boxes(ds, p.output, p.op, p.value, mass_min=p.mass_min)
+                print("\n" + cart.text())
+                files["cart_boxes.csv"] = cart.boxes
+                files["cart_boxes.txt"] = cart.text() + "\n"
+            if out is not None:
+                from alliance_sim.sweeps.plots import _save, feature_score_bars
+
+                with atomic_output(out) as tmp:
+                    for name, obj in files.items():
+                        if isinstance(obj, str):
+                            (tmp / name).write_text(obj)
+                        else:
+                            obj.to_csv(tmp / name)
+                    _save(feature_score_bars(scores, f"Feature scores — {spec.name or store.stem}"),
+                          tmp / "feature_scores.png")
+                print(f"\n{out}: " + ", ".join([*files, "feature_scores.png"]))
         _guard(body)
 
     @app.command("sweep-plot", help=PLOT_HELP, no_args_is_help=True)
@@ -183,3 +218,7 @@ def register(app: typer.Typer) -> None:
             for f in files:
                 print(folder / f.name)
         _guard(body)
+
+    from alliance_sim.policy.cli import register as register_policy
+
+    register_policy(app)

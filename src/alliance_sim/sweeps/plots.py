@@ -244,6 +244,25 @@ def prim_tradeoff(res: PrimResult):
     return fig
 
 
+def feature_score_bars(scores: pd.DataFrame, title: str | None = None):
+    """Grouped horizontal bars of feature scores: one group per factor, one bar per output."""
+    names = [short(f) for f in scores.index]
+    k = max(1, scores.shape[1])
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(names) * max(1, k * 0.6) + 1.6))
+    h = 0.8 / k
+    y = np.arange(len(names))
+    for j, col in enumerate(scores.columns):
+        ax.barh(y + (j - (k - 1) / 2) * h, scores[col].to_numpy(), height=h, label=output_label(col))
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("feature score (extra-trees importance; sums to 1 per output)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or "Feature scores", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def _save(fig, path: Path, title: str | None = None) -> Path:
     if title:
         fig.text(0.5, -0.01, title, ha="center", va="top", fontsize=7, color="0.4")
