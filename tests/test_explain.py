@@ -24,7 +24,8 @@ def test_every_group_has_a_knockout_and_no_term_is_in_two():
     assert set(terms) <= set(TERM.__members__)
     # every term that acts on a tie directly belongs to a group (the rest act through the state)
     on_ties = {"threat_protection", "tariff_strain", "burden_friction", "entrapment", "leader_pull",
-               "china_trade_pull", "source_threat", "common_threat", "balance", "tie_noise", "coercion_push"}
+               "china_trade_pull", "source_threat", "common_threat", "balance", "tie_noise", "coercion_push",
+               "quasi_alliance"}
     on_ties |= {t for t in TERM.__members__ if t.endswith("_impulse")}
     assert on_ties <= set(terms)
 

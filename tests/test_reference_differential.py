@@ -114,6 +114,7 @@ def retaliation_params() -> Parameters:
                                                                                   rate=0.25)]
     p.ally_policy.retaliate_base_utility = 0.5
     p.us_policy.mode = "transactional"
+    p.mechanisms.quasi_alliance_weight = 1.5  # Cha's quasi-alliance (0 by default) is compared here
     return p
 
 

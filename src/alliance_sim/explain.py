@@ -28,7 +28,7 @@ from alliance_sim.results import to_dataset
 # that is a term of its own (reliability's drift and reassurance for burden & reliability).
 KNOCKOUT_TERMS: dict[str, tuple[str, ...]] = {
     "tariffs_trade": ("tariff_strain", "china_trade_pull"),
-    "burden_reliability": ("burden_friction", "entrapment", "reliability_drift", "reassurance"),
+    "burden_reliability": ("burden_friction", "entrapment", "quasi_alliance", "reliability_drift", "reassurance"),
     "threat": ("threat_protection", "source_threat", "common_threat"),
     "domestic_politics": ("leader_pull",),
     "balance": ("balance",),

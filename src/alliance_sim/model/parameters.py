@@ -464,6 +464,17 @@ class Mechanisms(Strict):
         ge=0,
         le=20,
     )
+    quasi_alliance_weight: float = P(
+        0.0,
+        "logit units",
+        "Cha 1999 (Alignment Despite Antagonism): Japan-Korea cooperation rises when both fear US abandonment "
+        "and falls when the commitment is firm; off until calibrated (the CoW signed networks show the "
+        "US-Japan-Korea triad imbalanced, +,+,-, in all 29 windows with three ties, 1946-99)",
+        "Pull between two allies from their shared fear of abandonment: the smaller of their two "
+        "(1 - reliability of the patron).",
+        ge=0,
+        le=20,
+    )
     tariff_weight: float = P(
         0.4,
         "logit units per pp of GDP",

@@ -62,7 +62,7 @@ TERM = IntEnum("TERM", [
     "retaliation_impulse", "chip_impulse", "coercion_push", "inducement_impulse", "coercion_impulse",
     "trade_diversion", "market_access", "coercion_threat", "reliability_drift", "reassurance",
     "citizen_conformity", "citizen_anchor", "citizen_noise", "tariff_nationalism", "threat_rally",
-    "coercion_backlash", "inducement_appeal", "elections", "leader_events", "threat_events",
+    "coercion_backlash", "inducement_appeal", "elections", "leader_events", "threat_events", "quasi_alliance",
 ], start=0)
 
 # The structure of the model (actor indices, which sources are actors, group sensitivities, modes …).
@@ -140,6 +140,13 @@ def china_trade_pull(weight, china_share):
 def source_threat_push(weight, threat_from_source):
     """An actor that threatens me is pushed away: −w · (1 − e^−H_i,source)."""
     return -weight * threat_from_source
+
+
+@term
+def quasi_alliance(weight, reliability_x, reliability_y):
+    """Cha (1999): two allies draw together when both fear abandonment by the patron (1 − reliability) and
+    drift apart when its commitment is firm."""
+    return weight * min(1.0 - reliability_x, 1.0 - reliability_y)
 
 
 @term
@@ -411,6 +418,8 @@ def tie_drivers(Z, Ly, sz, P, V, st, out, threat_row):
             for m in range(L):
                 out[g_threat + ai[x] * n + ai[y], m] += on[TERM.common_threat] * common_threat(
                     P[F.common_threat_weight, m], Z[threat_row + ai[x], m], Z[threat_row + ai[y], m])
+                out[g_burden + ai[x] * n + ai[y], m] += on[TERM.quasi_alliance] * quasi_alliance(
+                    P[F.quasi_alliance_weight, m], Z[Ly.reliability + x, m], Z[Ly.reliability + y, m])
     for g in range(TIE_FORCE_GROUPS):
         o = g * nn
         for i in range(n):

@@ -165,6 +165,8 @@ class ReferenceModel(mesa.Model):
         for k, x in enumerate(self.ally_agents):
             for y in self.ally_agents[k + 1:]:
                 C[x.index][y.index] += m.common_threat_weight * min(x.threat, y.threat)
+                # Cha's quasi-alliance: shared fear of abandonment draws the allies together
+                C[x.index][y.index] += m.quasi_alliance_weight * min(1.0 - x.reliability, 1.0 - y.reliability)
         return [[0.0 if i == j else C[i][j] + C[j][i] for j in range(n)] for i in range(n)]
 
     def _observe_ties(self) -> None:
