@@ -4,6 +4,8 @@ A run directory holds::
 
     results.nc      the results dataset (netCDF4/HDF5 via h5netcdf)
     summary.csv     the headline figures per ally
+    observables.csv the observation model's quantities at the horizon per ally (favourable shares, export
+                    shares, decision frequencies)
     manifest.json   what was run, with what, by whom and how long it took
     plots/*.png     the standard plots
 
@@ -31,6 +33,7 @@ from alliance_sim.writer import OutputError, atomic_output, check_target, partia
 
 RESULTS = "results.nc"
 SUMMARY = "summary.csv"
+OBSERVABLES = "observables.csv"
 MANIFEST = "manifest.json"
 PLOTS = "plots"
 #: Dataset attributes that are lists; netCDF has no list-of-strings attribute, so they are stored as JSON.
@@ -267,12 +270,13 @@ def _json_default(o: Any):
 
 def write_into(folder: Path, ds: xr.Dataset, manifest: dict[str, Any], *, plots: bool = True) -> None:
     """Write results, summary, manifest and plots into an existing (temporary) folder."""
-    from alliance_sim.results import headline_summary
+    from alliance_sim.results import headline_summary, observables_summary
 
     pause_point("writing")
     write_results(ds, folder / RESULTS)
     pause_point("results-written")
     headline_summary(ds).to_csv(folder / SUMMARY, float_format="%.4f")
+    observables_summary(ds).to_csv(folder / OBSERVABLES, float_format="%.4f")
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")
     if plots:
         from alliance_sim.plots import save_all

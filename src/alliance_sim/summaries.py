@@ -16,6 +16,7 @@ import numpy as np
 from alliance_sim.model.compiled import ADVERSARY_OPTIONS, ALLY_OPTIONS, CHINA_OPTIONS, US_OPTIONS, Compiled
 from alliance_sim.model.state import Decisions, EnsembleState
 from alliance_sim.model.step import export_share
+from alliance_sim.observation import favourable_share
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _FIXED = float(2**32)
@@ -49,6 +50,13 @@ SERIES = (
     Series("export_share_us", "ally", 0, 1, 1000, "fraction of exports", "Share of exports to the patron"),
     Series("export_share_china", "ally", 0, 1, 1000, "fraction of exports",
            "Share of exports to the challenger"),
+    # The observation model (alliance_sim.observation): comparable to poll percentages.
+    Series("favourable_us", "ally", 0, 1, 1000, "fraction of citizens",
+           "Share of the ally's citizens favourable to the patron (opinion of the US > 0; aggregate mode: "
+           "Phi(x / opinion_spread))"),
+    Series("favourable_china", "ally", 0, 1, 1000, "fraction of citizens",
+           "Share of the ally's citizens favourable to the challenger (opinion of China > 0; aggregate "
+           "mode: Phi(x / opinion_spread))"),
 )
 
 DECISIONS = {"us_decision": ("ally", US_OPTIONS), "ally_decision": ("ally", ALLY_OPTIONS),
@@ -99,7 +107,16 @@ def series_values(name: str, c: Compiled, s: EnsembleState) -> np.ndarray:
     if name == "export_share_china":
         ex_cn = s.exports_cn
         return export_share.py_func(ex_cn, s.exports_us, ex_cn, c.share_us0, c.share_cn0)
+    if name == "favourable_us":
+        return favourable_share(s.op_us, _spread(c), c.pop.size_per_ally > 0)
+    if name == "favourable_china":
+        return favourable_share(s.op_cn, _spread(c), c.pop.size_per_ally > 0)
     raise KeyError(name)
+
+
+def _spread(c: Compiled):
+    """σ of the citizens' opinions: a number, or (R, 1) per row in a batch of parameter points."""
+    return c.pop.opinion_spread
 
 
 def decision_values(name: str, d: Decisions) -> np.ndarray:
