@@ -69,9 +69,12 @@ def _columns(c: Compiled) -> dict[str, int]:
 
 def bytes_per_replicate(c: Compiled) -> int:
     """Transient bytes per replicate while a month is recorded: each series read from the state (a float64
-    copy, its histogram bin index and its fixed-point value) plus the crossing and minimum trackers."""
+    copy, its histogram bin index and its fixed-point value; the favourable shares read the citizens'
+    opinions, a float64 copy and a boolean per citizen) plus the crossing and minimum trackers."""
     widest = max(_columns(c).values())
-    return 8 * 3 * widest + sum(8 * k for k in _columns(c).values()) + (1 + 8) * c.n_allies + 8
+    citizens = c.n_allies * max(1, int(c.pop.size_per_ally)) * (8 + 1)
+    return (max(8 * 3 * widest, citizens) + sum(8 * k for k in _columns(c).values()) + (1 + 8) * c.n_allies
+            + 8)
 
 
 def kept_bytes_per_month(c: Compiled) -> int:
@@ -108,10 +111,25 @@ def series_values(name: str, c: Compiled, s: EnsembleState) -> np.ndarray:
         ex_cn = s.exports_cn
         return export_share.py_func(ex_cn, s.exports_us, ex_cn, c.share_us0, c.share_cn0)
     if name == "favourable_us":
-        return favourable_share(s.op_us, _spread(c), c.pop.size_per_ally > 0)
+        return _favourable(c, s, "op_us")
     if name == "favourable_china":
-        return favourable_share(s.op_cn, _spread(c), c.pop.size_per_ally > 0)
+        return _favourable(c, s, "op_cn")
     raise KeyError(name)
+
+
+def _favourable(c: Compiled, s: EnsembleState, field: str) -> np.ndarray:
+    """(R, A) share of favourable citizens (observation.favourable_share).  With citizens, counted on the
+    compiled step's blocked state without copying the (R, A, N) opinions out first: reading them through
+    ``EnsembleState`` would transpose every citizen's opinion every month and double a run's time."""
+    sim = getattr(s, "_sim", None)
+    N = int(c.pop.size_per_ally)
+    if N == 0 or sim is None or not hasattr(sim, "Z"):
+        return favourable_share(getattr(s, field), _spread(c), N > 0)
+    A = c.n_allies
+    o = getattr(sim.packed.layout, field)
+    nb, _, lanes = sim.Z.shape
+    count = (sim.Z[:, o:o + A * N, :].reshape(nb, A, N, lanes) > 0).sum(axis=2)  # (blocks, A, lanes)
+    return np.moveaxis(count, 2, 1).reshape(nb * lanes, A)[: s.replicates] / N
 
 
 def _spread(c: Compiled):
