@@ -159,7 +159,9 @@ def _required_names() -> tuple[set[str], set[str]]:
     """The variables and coordinates every run's results have (what plots and summaries read)."""
     from alliance_sim.summaries import DECISIONS, SERIES
 
-    names = {f"{s.name}_{k}" for s in SERIES for k in ("q", "mean")}
+    # the observation model's shares are newer than some results files; plots draw them only where present
+    optional = {"favourable_us", "favourable_china"}
+    names = {f"{s.name}_{k}" for s in SERIES if s.name not in optional for k in ("q", "mean")}
     names |= {f"{v}_freq" for v in DECISIONS}
     names |= {"p_crossed", "p_beijing_side", "first_cross_freq", "min_cohesion_q"}
     return names, {"month", "ally", "quantile", "first_cross_month"}
