@@ -83,7 +83,9 @@ def test_run_writes_a_complete_folder(run_dir):
     for name in ("results.nc", "summary.csv", "manifest.json", "drivers.csv"):
         assert (run_dir / name).stat().st_size > 0
     pngs = sorted((run_dir / "plots").glob("*.png"))
-    assert [p.stem for p in pngs] == sorted(["alignment", "cohesion", "crossing", "ties", "decisions", "drivers"])
+    # the standard set, including the observation model's observables.png, and the drivers plot
+    assert [p.stem for p in pngs] == sorted(["alignment", "cohesion", "crossing", "ties", "decisions", "observables",
+                                            "drivers"])
     assert all(p.stat().st_size > 10_000 for p in pngs)
     assert not list(run_dir.parent.glob("*.tmp-*"))
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -106,7 +108,7 @@ def test_plot_redraws_from_results(run_dir):
     shutil.rmtree(run_dir / "plots")
     result = invoke("plot", run_dir)
     assert result.exit_code == 0, result.output
-    assert len(list((run_dir / "plots").glob("*.png"))) == 6  # the five standard plots and drivers
+    assert len(list((run_dir / "plots").glob("*.png"))) == 7  # five plots, observables.png and drivers.png
 
 
 def test_check_prints_resolved_parameters():
@@ -150,7 +152,7 @@ def test_compare_uses_common_random_numbers(tmp_path):
     for name in ("baseline_2025", "tariff_shock_2025"):
         manifest = json.loads((out / name / "manifest.json").read_text())
         seeds.add((manifest["seed"], manifest["replicates"], manifest["months"]))
-        assert len(list((out / name / "plots").glob("*.png"))) == 6
+        assert len(list((out / name / "plots").glob("*.png"))) == 7  # five plots, observables and drivers
     assert len(seeds) == 1
     shutil.rmtree(out / "baseline_2025" / "plots")
     (out / "compare.png").unlink()

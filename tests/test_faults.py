@@ -161,7 +161,7 @@ def test_kill_9_leaves_a_temporary_that_the_next_run_removes(tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"note: out: removed {left[0]}, left by an interrupted run" in r.stderr
     assert debris(tmp_path) == [] and sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "drivers.csv", "manifest.json", "plots", "results.nc", "summary.csv"]
+        "drivers.csv", "manifest.json", "observables.csv", "plots", "results.nc", "summary.csv"]
 
 
 def test_signal_while_compare_writes_leaves_nothing(tmp_path):

@@ -774,16 +774,20 @@ def test_aggregate_opinion_update():
 
 
 def test_public_alignment():
-    # Aggregate opinion starts at 2f − 1 of the surveyed favourable shares; the public stance is half the
-    # difference of favourability of the patron and of the challenger.
+    # Aggregate opinion starts at σ·Φ⁻¹(f) of the surveyed favourable shares (the observation model's inverse,
+    # so that the month-0 share Φ(x/σ) is the surveyed one; it was 2f − 1 before the observation model); the
+    # public stance is half the difference of favourability of the patron and of the challenger.
+    from scipy.special import ndtri
+
     p = _quiet_params()
     sim = _sim(p, R=2)
+    sigma = p.population.opinion_spread
     fav_us = np.array([p.actors[a].public.favorable_us_share for a in ("JPN", "KOR")])
     fav_cn = np.array([p.actors[a].public.favorable_china_share for a in ("JPN", "KOR")])
-    np.testing.assert_allclose(sim.field("op_us")[0, :, 0], 2 * fav_us - 1)
-    np.testing.assert_allclose(sim.field("op_cn")[0, :, 0], 2 * fav_cn - 1)
-    assert sim.field("op_us")[0, JPN_A, 0] == pytest.approx(0.1)  # 55 % favourable
-    np.testing.assert_allclose(sim.field("public")[0], fav_us - fav_cn)
+    np.testing.assert_allclose(sim.field("op_us")[0, :, 0], sigma * ndtri(fav_us), atol=1e-12)
+    np.testing.assert_allclose(sim.field("op_cn")[0, :, 0], sigma * ndtri(fav_cn), atol=1e-12)
+    assert sim.field("op_us")[0, JPN_A, 0] == pytest.approx(0.4 * 0.12566, abs=1e-5)  # 55 % favourable
+    np.testing.assert_allclose(sim.field("public")[0], 0.5 * sigma * (ndtri(fav_us) - ndtri(fav_cn)), atol=1e-12)
     # With citizens: the same of the population means, after any month.
     sim = _citizens(N=30, R=4, conformity=0.1, noise=0.03)
     _month(sim)

@@ -124,7 +124,9 @@ def test_plots_for_each_design(tmp_path, ishigami_store):
     assert [f.name for f in files] == ["sobol_ishigami.png"]
     assert all(f.stat().st_size > 10_000 for f in files)
     lhs = make_sweep(tiny_spec({"kind": "lhs", "samples": 30}, task_size=30,
-                               prim={"output": "final_alignment_mean.KOR", "op": "<", "value": 0.351}))
+                               # the threshold splits the tiny sweep's two clusters of points (≈ 0.3520 and
+                               # ≈ 0.3532 since the observation-model start σ·Φ⁻¹(f) of issue 10; 0.351 before)
+                               prim={"output": "final_alignment_mean.KOR", "op": "<", "value": 0.3525}))
     run_sweep(lhs, tmp_path / "l.zarr", workers=0)
     with open_store(tmp_path / "l.zarr") as ds:
         files = plot_store(ds, tmp_path / "l", ["final_alignment_mean.KOR"])

@@ -181,8 +181,32 @@ def _print_summary(name: str, ds, out: Path | None) -> None:
                       f"{row.final_cohesion_median:.2f} / {row.min_cohesion_median:.2f}")
     console = Console(width=max(100, Console().width))
     console.print(table)
+    console.print(_observables_table(ds, horizon))
     if out is not None:
         console.print(f"results: [bold]{out}[/bold]", highlight=False, soft_wrap=True)
+
+
+def _observables_table(ds, horizon: str):
+    """The observation model's quantities at the horizon, comparable to polls and customs statistics."""
+    from rich.table import Table
+
+    from alliance_sim.plots import actor_name
+    from alliance_sim.results import observables_summary
+
+    obs = observables_summary(ds)
+    table = Table(title=f"observable quantities at {horizon}: median [5%–95%]", title_justify="left")
+    table.add_column("ally")
+    for head in ("favourable\nto the US", "favourable\nto China", "exports\nto the US", "exports\nto China"):
+        table.add_column(head, justify="right")
+    table.add_column("months conceding /\nhedging (mean)", justify="right")
+    for ally, row in obs.iterrows():
+        cells = []
+        for name in ("favourable_us", "favourable_china", "export_share_us", "export_share_china"):
+            med = row.get(f"{name}_median")
+            cells.append("–" if med is None or med != med else
+                         f"{med:.0%} [{row[f'{name}_p05']:.0%}, {row[f'{name}_p95']:.0%}]")
+        table.add_row(actor_name(str(ally)), *cells, f"{row.concede_rate:.0%} / {row.hedge_rate:.0%}")
+    return table
 
 
 # ----------------------------------------------------------------------------------- commands

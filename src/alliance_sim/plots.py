@@ -38,7 +38,7 @@ OPTION_COLORS = {
     "hold": "#eeeeee", "none": "#eeeeee",
 }
 QUIET_OPTIONS = ("hold", "none", "restrain")
-STANDARD_PLOTS = ("alignment", "cohesion", "crossing", "ties", "decisions")
+STANDARD_PLOTS = ("alignment", "cohesion", "crossing", "ties", "decisions", "observables")
 
 _RC = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9.5,
        "xtick.labelsize": 9.5, "ytick.labelsize": 9.5}
@@ -516,11 +516,85 @@ def plot_drivers(ds: xr.Dataset) -> Figure:
     fig.suptitle(title_of(ds, "drivers of alignment"), fontsize=13, fontweight="bold")
     fig.legend(handles, labels, loc="outside right center", frameon=False)
     _event_key(fig, ds)
+
+
+@_with_rc
+def plot_observables(ds: xr.Dataset, points=None) -> Figure:
+    """The observation model against the record: per ally, the model's median and 50 %/90 % bands of the
+    shares of citizens favourable to the US and to China (top) and of the export shares to the US and to
+    China (bottom), with the shipped observations that fall inside the run (Pew polls; customs export
+    shares, yearly ones drawn at mid-year with a bar over their twelve months).  ``points``: a table like
+    :func:`alliance_sim.observed_points.observed_points` (default: the shipped data)."""
+    from alliance_sim.observed_points import observed_points, within
+
+    allies = [str(a) for a in ds.ally.values]
+    months = [str(m) for m in ds.month.values]
+    if points is None:
+        try:
+            points = observed_points(tuple(allies))
+        except Exception:  # noqa: BLE001 - a damaged data folder must not cost the run its plots
+            points = None
+    pts = within(points, months) if points is not None else None
+    fig = _new_figure(5.2 * len(allies) + 0.6, 7.4)
+    axes = fig.subplots(2, len(allies), sharex=True, squeeze=False)
+    x = np.arange(len(months))
+    rows = ((("favourable_us", "US", "#2b5c9e"), ("favourable_china", "China", "#d1495b")),
+            (("export_share_us", "US", "#2b5c9e"), ("export_share_china", "China", "#d1495b")))
+    ylabels = ("share of citizens favourable", "share of exports")
+    for r, row in enumerate(rows):
+        for i, ally in enumerate(allies):
+            ax = axes[r][i]
+            for name, who, color in row:
+                if f"{name}_q" not in ds:
+                    continue
+                _bands(ax, x, ds[f"{name}_q"].sel(ally=ally), color, median_label=f"model: {who}", lw=1.8)
+                if pts is None:
+                    continue
+                mine = pts[(pts.quantity == name) & (pts.ally == ally)]
+                for p in mine.itertuples(index=False):
+                    k = months.index(p.month) if p.month in months else None
+                    if k is None:
+                        continue
+                    span = [months.index(m) for m in p.months]
+                    if len(span) > 1:
+                        ax.hlines(p.value, min(span), max(span), color=color, lw=1.2, alpha=0.8, gid="observed_span")
+                    ax.plot([k], [p.value], marker="o" if p.period_type == "poll" else "s", ms=6.5, color="white",
+                            mec=color, mew=1.8, ls="none", zorder=5, gid="observed",
+                            label=f"observed: {who}")
+            _mark_events(ax, ds, numbers=(r == 0))
+            ax.set_ylim(0, 1 if r == 0 else 0.4)  # export shares sit near 20 %: a 0–40 % axis shows them
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+            ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+            if r == 0:
+                ax.set_title(actor_name(ally), loc="left", fontweight="bold")
+            if i == 0:
+                ax.set_ylabel(ylabels[r])
+            _month_axis(ax, ds)
+    handles, labels = [], []
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels and lab not in ("50% band", "90% band"):
+                handles.append(h)
+                labels.append(lab)
+    h0, l0 = axes[0][0].get_legend_handles_labels()
+    for h, lab in zip(h0, l0, strict=True):
+        if lab in ("50% band", "90% band") and lab not in labels:
+            handles.append(h)
+            labels.append(lab)
+    fig.legend(handles, labels, loc="outside right center", frameon=False)
+    n_obs = 0 if pts is None else int(pts.quantity.isin([n for row in rows for n, _, _ in row]).sum())
+    note = (f"{n_obs} observations inside the run (circles: Pew polls at the end of fieldwork; squares: export "
+            "shares, yearly ones at mid-year with a bar over the year)" if n_obs else
+            "no shipped observation falls inside this run's months")
+    key = event_key(ds)
+    text = note + (".     " + key if key else ".")
+    fig.supxlabel(escape_mathtext(_wrap(text, max(60, int(fig.get_figwidth() * 13)))), fontsize=9, color="#333333")
+    fig.suptitle(title_of(ds, "observables against the record"), fontsize=13, fontweight="bold")
     return fig
 
 
 PLOTTERS = {"alignment": plot_alignment, "cohesion": plot_cohesion, "crossing": plot_crossing,
-            "ties": plot_ties, "decisions": plot_decisions, "drivers": plot_drivers}
+            "ties": plot_ties, "decisions": plot_decisions, "observables": plot_observables, "drivers": plot_drivers}
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
@@ -530,7 +604,8 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
 
 
 def save_all(ds: xr.Dataset, folder: str | Path) -> list[Path]:
-    """Write the standard set (alignment, cohesion, crossing, ties, decisions, drivers) as PNGs into ``folder``."""
+    """Write the standard set (alignment, cohesion, crossing, ties, decisions, observables, and drivers when the
+    results have them) as PNGs into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return [save_figure(PLOTTERS[name](ds), folder / f"{name}.png") for name in plots_of(ds)]

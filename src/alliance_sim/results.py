@@ -114,3 +114,60 @@ def driver_table(ds: xr.Dataset) -> pd.DataFrame:
     for q in QUANTILES:
         frame[f"q{round(q * 100):02d}"] = ds.alignment_driver_q.sel(quantile=q, drop=True).to_dataframe(name="v")["v"]
     return frame.reset_index()[["month", "ally", "driver", "mean"] + [f"q{round(q * 100):02d}" for q in QUANTILES]]
+
+
+OBSERVABLES = (("favourable_us", "favourable to the US"), ("favourable_china", "favourable to China"),
+               ("export_share_us", "exports to the US"), ("export_share_china", "exports to China"))
+
+
+def observables_summary(ds: xr.Dataset) -> pd.DataFrame:
+    """Per ally, at the horizon: median and 90 % band of the observation model's quantities (shares of
+    citizens favourable to the US and to China, export shares), and the share of ally-months in which the
+    ally conceded and hedged over the run (decision frequencies)."""
+    rows = []
+    last = ds.month.values[-1]
+    for ally in ds.ally.values:
+        row = {"ally": str(ally)}
+        for name, _ in OBSERVABLES:
+            var = f"{name}_q"
+            if var not in ds:
+                continue
+            q = ds[var].sel(ally=ally, month=last)
+            row[f"{name}_median"] = float(q.sel(quantile=0.5))
+            row[f"{name}_p05"] = float(q.sel(quantile=0.05))
+            row[f"{name}_p95"] = float(q.sel(quantile=0.95))
+        freq = ds.ally_decision_freq.sel(ally=ally).mean("month")
+        row["concede_rate"] = float(freq.sel(ally_option="concede"))
+        row["hedge_rate"] = float(freq.sel(ally_option="hedge"))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("ally")
+
+
+def observed_comparison(ds: xr.Dataset, directory=None) -> pd.DataFrame:
+    """Model against observation, one row per shipped observation that falls inside the run's months.
+
+    Columns: quantity, ally, period (survey year, ``YYYY`` or ``YYYY-MM``), month (where the point is drawn),
+    observed, model_median, model_p05, model_p95, model_mean, inside_90 (observed within the 90 % band),
+    uncertain, source.  A poll is compared with the model's month of its fieldwork's end; a yearly export
+    share with the average over that year's twelve months of the monthly median, band and mean (an
+    approximation: the band of a yearly average is narrower than the average of monthly bands)."""
+    from alliance_sim.observed_points import observed_points, within
+
+    months = [str(m) for m in ds.month.values]
+    pts = within(observed_points(tuple(str(a) for a in ds.ally.values), directory), months)
+    rows = []
+    for p in pts.itertuples(index=False):
+        var = f"{p.quantity}_q"
+        if var not in ds:
+            continue
+        sel = list(p.months)
+        q = ds[var].sel(ally=p.ally, month=sel).mean("month")
+        mean = float(ds[f"{p.quantity}_mean"].sel(ally=p.ally, month=sel).mean())
+        lo, med, hi = (float(q.sel(quantile=k)) for k in (0.05, 0.5, 0.95))
+        rows.append({"quantity": p.quantity, "ally": p.ally, "period": p.period, "month": p.month,
+                     "observed": p.value, "model_median": med, "model_p05": lo, "model_p95": hi,
+                     "model_mean": mean, "inside_90": bool(lo <= p.value <= hi), "uncertain": p.uncertain,
+                     "source": p.source})
+    cols = ["quantity", "ally", "period", "month", "observed", "model_median", "model_p05", "model_p95",
+            "model_mean", "inside_90", "uncertain", "source"]
+    return pd.DataFrame(rows, columns=cols)

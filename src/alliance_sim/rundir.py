@@ -4,6 +4,8 @@ A run directory holds::
 
     results.nc      the results dataset (netCDF4/HDF5 via h5netcdf)
     summary.csv     the headline figures per ally
+    observables.csv the observation model's quantities at the horizon per ally (favourable shares, export
+                    shares, decision frequencies)
     manifest.json   what was run, with what, by whom and how long it took
     plots/*.png     the standard plots
 
@@ -31,6 +33,7 @@ from alliance_sim.writer import OutputError, atomic_output, check_target, partia
 
 RESULTS = "results.nc"
 SUMMARY = "summary.csv"
+OBSERVABLES = "observables.csv"
 MANIFEST = "manifest.json"
 PLOTS = "plots"
 DRIVERS = "drivers.csv"
@@ -158,7 +161,9 @@ def _required_names() -> tuple[set[str], set[str]]:
     """The variables and coordinates every run's results have (what plots and summaries read)."""
     from alliance_sim.summaries import DECISIONS, SERIES
 
-    names = {f"{s.name}_{k}" for s in SERIES for k in ("q", "mean")}
+    # the observation model's shares are newer than some results files; plots draw them only where present
+    optional = {"favourable_us", "favourable_china"}
+    names = {f"{s.name}_{k}" for s in SERIES if s.name not in optional for k in ("q", "mean")}
     names |= {f"{v}_freq" for v in DECISIONS}
     names |= {"p_crossed", "p_beijing_side", "first_cross_freq", "min_cohesion_q"}
     return names, {"month", "ally", "quantile", "first_cross_month"}
@@ -269,12 +274,13 @@ def _json_default(o: Any):
 
 def write_into(folder: Path, ds: xr.Dataset, manifest: dict[str, Any], *, plots: bool = True) -> None:
     """Write results, summary, manifest and plots into an existing (temporary) folder."""
-    from alliance_sim.results import driver_table, headline_summary
+    from alliance_sim.results import driver_table, headline_summary, observables_summary
 
     pause_point("writing")
     write_results(ds, folder / RESULTS)
     pause_point("results-written")
     headline_summary(ds).to_csv(folder / SUMMARY, float_format="%.4f")
+    observables_summary(ds).to_csv(folder / OBSERVABLES, float_format="%.4f")
     if "alignment_driver_mean" in ds:
         driver_table(ds).to_csv(folder / DRIVERS, index=False, float_format="%.5f")
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")

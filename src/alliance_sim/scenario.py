@@ -15,8 +15,10 @@ A scenario file states only what differs from the model's defaults (or from the 
    one line: ``<path>: <dotted.key>: <what was expected>, got <what was found>`` —
    :mod:`alliance_sim.scenario_errors`.
 
-Besides the fields of ``Parameters`` a file may have ``extends`` and a ``[scenario]`` table with
-``name`` and ``description``.  The header comment (the ``#`` lines at the top of the file) is the
+Besides the fields of ``Parameters`` a file may have ``extends``, a ``[scenario]`` table with
+``name`` and ``description``, and ``[initial_conditions]`` (``source = "observed"``: the allies' start
+export shares, defence spending and polls from the shipped observed data of the scenario's year —
+:mod:`alliance_sim.scenario_initial`).  The header comment (the ``#`` lines at the top of the file) is the
 scenario's documentation; its first line is the one-line purpose shown by ``alliance list``.
 Writing parameters back as TOML is :mod:`alliance_sim.scenario_toml`.
 
@@ -40,6 +42,9 @@ from alliance_sim.model.parameters import Parameters
 from alliance_sim.overrides import OverrideError, parse_overrides, parse_value, record_override, set_in_tree
 from alliance_sim.scenario_errors import META_KEYS, ScenarioError, _one_line, _show, _unknown, validation_error
 from alliance_sim.scenario_files import header_of, list_scenarios, resolve_scenario_path, shipped_scenarios_dir
+from alliance_sim.scenario_initial import FIELDS as INITIAL_FIELDS
+from alliance_sim.scenario_initial import KEY as INITIAL_KEY
+from alliance_sim.scenario_initial import resolve_initial_conditions
 from alliance_sim.scenario_merge import deep_merge, load_chain, merge
 from alliance_sim.scenario_toml import scenario_to_toml
 
@@ -74,6 +79,8 @@ class Scenario:
     hash: str = ""  # sha256 of the canonical JSON of params.model_dump()
     extends_chain: list[Path] = dataclasses.field(default_factory=list)  # this file first, then parents
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)  # dotted key -> value applied
+    # [initial_conditions] as resolved: ally -> field -> {value, year, source} (empty without the table)
+    initial_conditions: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
     def event_marks(self) -> list[tuple[str, str]]:
@@ -162,8 +169,18 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
         raise ScenarioError(shown, exc.key, exc.problem) from None
     merged, text, chain = load_chain(file, shown, [])
     meta = _check_meta(merged, shown)
-    written = {k: v for k, v in merged.items() if k != "scenario"}
+    written = {k: v for k, v in merged.items() if k not in ("scenario", INITIAL_KEY)}
     full = merge(default_tree(), written, shown)
+    initial = {}
+    if INITIAL_KEY in merged:  # start from the observed data of the scenario's year (scenario_initial.py)
+        initial = resolve_initial_conditions(merged[INITIAL_KEY], full, shown)
+        for ally, fields in initial.items():
+            for field, used in fields.items():
+                parts = ["actors", ally] + list(INITIAL_FIELDS[field][0])
+                node = written
+                for part in parts[:-1]:
+                    node = node.setdefault(part, {})
+                node[parts[-1]] = used["value"]
     positional = []
     for key, value in over.items():
         try:
@@ -186,6 +203,6 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Iterable[str]
     description = meta.get("description") or (header.splitlines()[0].strip() if header else "")
     return Scenario(name=meta.get("name") or file.stem, path=file, params=params,
                     description=_one_line(description), header=header, resolved=resolved,
-                    hash=params_hash(params), extends_chain=chain, overrides=over)
+                    hash=params_hash(params), extends_chain=chain, overrides=over, initial_conditions=initial)
 
 

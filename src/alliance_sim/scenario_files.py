@@ -11,6 +11,10 @@ from pathlib import Path
 
 from alliance_sim.scenario_errors import ScenarioError, _one_line
 
+#: Sub-folders of ``scenarios/`` whose files are shipped scenarios too, named ``<folder>/<name>``
+#: (``history/thaad_2016``).  ``sweeps/`` holds sweep designs, not scenarios.
+SUBFOLDERS = ("history",)
+
 
 def _scenario_dirs() -> list[Path]:
     out: list[Path] = []
@@ -27,20 +31,20 @@ def shipped_scenarios_dir() -> Path:
 
 
 def resolve_scenario_path(name_or_path: str | Path) -> Path:
-    """A path to a scenario file, or the bare name of a shipped one (``tariff_shock_2025``)."""
+    """A path to a scenario file, or the name of a shipped one (``tariff_shock_2025``, ``history/thaad_2016``)."""
     p = Path(name_or_path)
     text = str(name_or_path)
     if p.is_file():
         return p
     if p.exists():
         raise ScenarioError(text, "", "is a directory, not a scenario file")
-    if len(p.parts) == 1 and p.suffix in ("", ".toml"):
+    if (len(p.parts) == 1 or (len(p.parts) == 2 and p.parts[0] in SUBFOLDERS)) and p.suffix in ("", ".toml"):
         for d in _scenario_dirs():
             cand = d / (text if p.suffix else f"{text}.toml")
             if cand.is_file():
                 return cand
     names = [n for n, _ in list_scenarios()]
-    hint = difflib.get_close_matches(p.stem, names, n=1)
+    hint = difflib.get_close_matches(p.stem, names, n=1) or difflib.get_close_matches(text, names, n=1)
     extra = f"; did you mean '{hint[0]}'?" if hint else (f"; shipped scenarios: {', '.join(names)}" if names
                                                          else "")
     raise ScenarioError(text, "", f"no such scenario file{extra}")
@@ -76,12 +80,16 @@ def _describe(path: Path) -> str:
 
 
 def list_scenarios() -> list[tuple[str, str]]:
-    """(name, one-line purpose) of the shipped scenarios, sorted by name (sweep designs excluded)."""
+    """(name, one-line purpose) of the shipped scenarios, sorted by name, the historical ones as
+    ``history/<name>`` (sweep designs excluded)."""
     seen: dict[str, str] = {}
     for d in _scenario_dirs():
         for f in sorted(d.glob("*.toml")):
             if f.stem not in seen:
                 seen[f.stem] = _describe(f)
+        for sub in SUBFOLDERS:
+            for f in sorted((d / sub).glob("*.toml")):
+                seen.setdefault(f"{sub}/{f.stem}", _describe(f))
     return sorted(seen.items())
 
 

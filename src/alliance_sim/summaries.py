@@ -17,6 +17,7 @@ from alliance_sim.model.compiled import ADVERSARY_OPTIONS, ALLY_OPTIONS, CHINA_O
 from alliance_sim.model.layout import DRIVER_GROUPS
 from alliance_sim.model.state import Decisions, EnsembleState
 from alliance_sim.model.step import export_share
+from alliance_sim.observation import favourable_share
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _FIXED = float(2**32)
@@ -55,6 +56,13 @@ SERIES = (
            "Each driver group's share of the change of alignment since the start (the shares add up to it)"),
     Series("tie_driver", ("pair", "driver"), -1, 1, 500, "tie units",
            "Each driver group's share of the change of the tie since the start (the shares add up to it)"),
+    # The observation model (alliance_sim.observation): comparable to poll percentages.
+    Series("favourable_us", "ally", 0, 1, 1000, "fraction of citizens",
+           "Share of the ally's citizens favourable to the patron (opinion of the US > 0; aggregate mode: "
+           "Phi(x / opinion_spread))"),
+    Series("favourable_china", "ally", 0, 1, 1000, "fraction of citizens",
+           "Share of the ally's citizens favourable to the challenger (opinion of China > 0; aggregate "
+           "mode: Phi(x / opinion_spread))"),
 )
 
 _DIM_SIZE = {"driver": lambda c: len(DRIVER_GROUPS), "ally": lambda c: c.n_allies, "pair": lambda c: len(c.pairs)}
@@ -78,9 +86,12 @@ def _columns(c: Compiled) -> dict[str, int]:
 
 def bytes_per_replicate(c: Compiled) -> int:
     """Transient bytes per replicate while a month is recorded: each series read from the state (a float64
-    copy, its histogram bin index and its fixed-point value) plus the crossing and minimum trackers."""
+    copy, its histogram bin index and its fixed-point value; the favourable shares read the citizens'
+    opinions, a float64 copy and a boolean per citizen) plus the crossing and minimum trackers."""
     widest = max(_columns(c).values())
-    return 8 * 3 * widest + sum(8 * k for k in _columns(c).values()) + (1 + 8) * c.n_allies + 8
+    citizens = c.n_allies * max(1, int(c.pop.size_per_ally)) * (8 + 1)
+    return (max(8 * 3 * widest, citizens) + sum(8 * k for k in _columns(c).values()) + (1 + 8) * c.n_allies
+            + 8)
 
 
 def kept_bytes_per_month(c: Compiled) -> int:
@@ -120,6 +131,10 @@ def series_values(name: str, c: Compiled, s: EnsembleState) -> np.ndarray:
         return s.driver_share.reshape(s.replicates, -1)
     if name == "alignment_driver":
         return alignment_shares(c, s.driver_share).reshape(s.replicates, -1)
+    if name == "favourable_us":
+        return _favourable(c, s, "op_us")
+    if name == "favourable_china":
+        return _favourable(c, s, "op_cn")
     raise KeyError(name)
 
 
@@ -130,6 +145,26 @@ def alignment_shares(c: Compiled, tie_shares: np.ndarray) -> np.ndarray:
     to_patron = [pair[tuple(sorted((int(i), int(c.patron))))] for i in c.ally_idx]
     to_challenger = [pair[tuple(sorted((int(i), int(c.challenger))))] for i in c.ally_idx]
     return 0.5 * (tie_shares[:, to_patron, :] - tie_shares[:, to_challenger, :])
+
+
+def _favourable(c: Compiled, s: EnsembleState, field: str) -> np.ndarray:
+    """(R, A) share of favourable citizens (observation.favourable_share).  With citizens, counted on the
+    compiled step's blocked state without copying the (R, A, N) opinions out first: reading them through
+    ``EnsembleState`` would transpose every citizen's opinion every month and double a run's time."""
+    sim = getattr(s, "_sim", None)
+    N = int(c.pop.size_per_ally)
+    if N == 0 or sim is None or not hasattr(sim, "Z"):
+        return favourable_share(getattr(s, field), _spread(c), N > 0)
+    A = c.n_allies
+    o = getattr(sim.packed.layout, field)
+    nb, _, lanes = sim.Z.shape
+    count = (sim.Z[:, o:o + A * N, :].reshape(nb, A, N, lanes) > 0).sum(axis=2)  # (blocks, A, lanes)
+    return np.moveaxis(count, 2, 1).reshape(nb * lanes, A)[: s.replicates] / N
+
+
+def _spread(c: Compiled):
+    """σ of the citizens' opinions: a number, or (R, 1) per row in a batch of parameter points."""
+    return c.pop.opinion_spread
 
 
 def decision_values(name: str, d: Decisions) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from alliance_sim.model.calendar import month_labels, month_offset
 from alliance_sim.model.parameters import Parameters
+from alliance_sim.observation import mean_from_share
 
 # Citizen groups and how strongly each reacts to each kind of shock (docs/model.md §7.6).
 GROUPS = ("exporters", "security_minded", "nationalists", "general")
@@ -94,8 +95,8 @@ class Compiled:
     hawk: np.ndarray
     conciliatory: np.ndarray
     latitude: np.ndarray
-    fav_us0: np.ndarray
-    fav_cn0: np.ndarray
+    fav_us0: np.ndarray  # (1 + start mean opinion of the patron) / 2: the step starts citizens at 2·fav_us0 − 1
+    fav_cn0: np.ndarray  # the same for the challenger (see _opinion_code)
     election: np.ndarray  # (T, A) bool
     chip: np.ndarray  # (A,) bool: has a chip
     chip_from: np.ndarray  # (A,) first month index it can be played
@@ -165,6 +166,15 @@ def _schedule(steps, start: str, months: int, initial: float = 0.0) -> np.ndarra
         k = month_offset(start, when)
         out[max(k, 0):] = value
     return out
+
+
+def _opinion_code(share: np.ndarray, spread: float) -> np.ndarray:
+    """What the step reads as ``fav_*0`` so that its start opinion ``2·fav − 1`` is σ·Φ⁻¹(share).
+
+    The observation model (``alliance_sim.observation``) reports the favourable share of a population
+    spread with SD σ around mean x as Φ(x/σ); starting at x = σ·Φ⁻¹(share) makes the model's month-0
+    share equal to the surveyed share the scenario gives (docs/model.md §5.1)."""
+    return 0.5 * (1.0 + mean_from_share(share, spread))
 
 
 def compile_parameters(params: Parameters, months: int | None = None) -> Compiled:
@@ -297,6 +307,7 @@ def compile_parameters(params: Parameters, months: int | None = None) -> Compile
                 ev_coerce[k, ally_pos[tgt]] = True
 
     half_life = params.mechanisms.threat_half_life_months
+    spread = params.population.opinion_spread
     return Compiled(
         params=params, actors=actors, allies=allies, ally_idx=ally_idx, patron=index[params.patron],
         challenger=index[params.challenger], adversary_idx=adv_idx, pairs=pairs,
@@ -315,8 +326,8 @@ def compile_parameters(params: Parameters, months: int | None = None) -> Compile
         hawk=ally_vec(lambda a: a.hawk_orientation),
         conciliatory=ally_vec(lambda a: a.conciliatory_orientation),
         latitude=ally_vec(lambda a: a.leader_latitude),
-        fav_us0=ally_vec(lambda a: a.public.favorable_us_share),
-        fav_cn0=ally_vec(lambda a: a.public.favorable_china_share),
+        fav_us0=_opinion_code(ally_vec(lambda a: a.public.favorable_us_share), spread),
+        fav_cn0=_opinion_code(ally_vec(lambda a: a.public.favorable_china_share), spread),
         election=election,
         chip=np.array([params.actors[a].bargaining_chip is not None for a in allies]),
         chip_from=chip_from,
