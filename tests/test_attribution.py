@@ -181,3 +181,38 @@ def test_quasi_alliance_draws_the_allies_together_when_both_fear_abandonment():
             assert shares[:, DRV.burden_reliability].mean() > 0.01
     d = ends[2.0] - ends[0.0]
     assert d.mean() > 5 * d.std(ddof=1) / np.sqrt(len(d)) and d.mean() > 0.01
+
+
+def test_a_direct_event_moves_its_tie_and_is_accounted_as_such():
+    """A Japan–Korea dispute (export controls, 2019-style): with common random numbers the tie drops by about
+    the event's size that month and recovers only gradually; the accounting holds it under direct events."""
+    from alliance_sim.model.parameters import ScriptedEvent
+
+    runs = {}
+    for size in (0.0, -0.3):
+        p = _params("baseline_2025").model_copy(deep=True)
+        p.events = list(p.events) + [ScriptedEvent(month="2025-09", kind="tie", targets=["JPN", "KOR"],
+                                                   magnitude=size, label="dispute")]
+        p = p.model_validate(p.model_dump())
+        c, _, months = _trajectory(p, replicates=48, months=18)
+        q = c.pairs.index(tuple(sorted((c.actors.index("JPN"), c.actors.index("KOR")))))
+        runs[size] = (np.array([tm[:, q] for tm, _, _ in months]), np.array([sh[:, q, DRV.direct_events]
+                                                                             for _, sh, _ in months]))
+    k = c.month_labels.index("2025-09")
+    gap = runs[-0.3][0] - runs[0.0][0]  # (months, replicates)
+    assert gap[k].mean() == pytest.approx(-0.3, abs=0.05)
+    assert gap[k - 1].mean() == pytest.approx(0.0, abs=1e-12)  # nothing before the event
+    assert gap[k].mean() < gap[k + 6].mean() < -0.02  # recovers gradually
+    np.testing.assert_allclose(runs[-0.3][1][k], -0.3, atol=1e-12)  # that month's share is the event itself
+    assert np.abs(runs[0.0][1]).max() == 0.0
+
+
+def test_tie_event_needs_two_actors_and_a_size_within_a_tie():
+    from alliance_sim.model.parameters import Parameters, ScriptedEvent
+
+    for targets, size, msg in ((["JPN"], -0.2, "two different actors"), (["JPN", "JPN"], -0.2, "two different"),
+                               (["JPN", "KOR"], -1.5, "moves a tie by -1..1")):
+        p = Parameters()
+        with pytest.raises(ValueError, match=msg):
+            p.events = [ScriptedEvent(month="2025-09", kind="tie", targets=targets, magnitude=size)]
+            Parameters.model_validate(p.model_dump())

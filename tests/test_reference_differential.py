@@ -64,6 +64,8 @@ def events_params() -> Parameters:
         ScriptedEvent(month="2026-02", kind="coercion", targets=["KOR"]),
         ScriptedEvent(month="2026-03", kind="inducement", targets=["JPN"]),
         ScriptedEvent(month="2026-05", kind="threat", targets=["KOR"], magnitude=0.4, source="CHN"),
+        ScriptedEvent(month="2025-10", kind="tie", targets=["JPN", "KOR"], magnitude=-0.3),  # a dispute
+        ScriptedEvent(month="2026-04", kind="tie", targets=["CHN", "KOR"], magnitude=0.2),  # a summit
     ]
     return p
 

@@ -34,6 +34,7 @@ KNOCKOUT_TERMS: dict[str, tuple[str, ...]] = {
     "balance": ("balance",),
     "china": ("inducement_impulse", "coercion_impulse", "coercion_push"),
     "ally_choices": ("concession_impulse", "hedge_impulse", "retaliation_impulse", "chip_impulse"),
+    "direct_events": ("tie_events",),
     "noise": ("tie_noise",),
 }
 assert set(KNOCKOUT_TERMS) == set(DRIVER_GROUPS)

@@ -440,11 +440,13 @@ def plot_compare(results: Mapping[str, xr.Dataset]) -> Figure:
 DRIVER_LABELS = {
     "tariffs_trade": "tariffs & trade", "burden_reliability": "burden & US reliability", "threat": "threat",
     "domestic_politics": "public & leaders", "balance": "balance of the other ties",
-    "china": "China's inducement & coercion", "ally_choices": "the ally's own choices", "noise": "noise & limits",
+    "china": "China's inducement & coercion", "ally_choices": "the ally's own choices",
+    "direct_events": "dated events between two actors", "noise": "noise & limits",
 }
 DRIVER_COLORS = {
     "tariffs_trade": "#d1495b", "burden_reliability": "#edae49", "threat": "#2b5c9e", "domestic_politics": "#7b4fa0",
-    "balance": "#5a6e7f", "china": "#8c564b", "ally_choices": "#1b8a6b", "noise": "#bbbbbb",
+    "balance": "#5a6e7f", "china": "#8c564b", "ally_choices": "#1b8a6b", "direct_events": "#e377c2",
+    "noise": "#bbbbbb",
 }
 
 

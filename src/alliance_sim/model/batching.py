@@ -28,7 +28,7 @@ from alliance_sim.model.parameters import Parameters
 
 # Compiled arrays indexed by month first: stack points on axis 1.
 _TIME_INDEXED = {"proc_rate", "country_rate", "sector_rate", "demand", "ev_threat", "ev_reassure", "ev_leader",
-                 "ev_induce", "ev_coerce"}
+                 "ev_induce", "ev_coerce", "ev_tie"}
 # Compiled arrays that may vary per point: stack points on a new leading row axis.
 _PER_ROW = {"exports_to_gdp", "share_us0", "share_cn0", "defense0", "reliability0", "entrapment",
             "orientation0", "hawk", "conciliatory", "latitude", "fav_us0", "fav_cn0", "chip_base", "chip_pain",

@@ -112,6 +112,7 @@ class Compiled:
     ev_leader: np.ndarray  # (T, A) new orientation, NaN = no change
     ev_induce: np.ndarray  # (T, A) bool
     ev_coerce: np.ndarray  # (T, A) bool
+    ev_tie: np.ndarray  # (T, n, n) direct events' impulses on the ties (symmetric)
     event_marks: list[tuple[int, str]] = field(default_factory=list)  # (month index, label)
     retention: float = 1.0  # monthly retention of the threat stock, 2^(-1/half-life)
     stock0: np.ndarray | None = None  # (n, S) stationary threat stock under the start-month rates
@@ -287,6 +288,7 @@ def compile_parameters(params: Parameters, months: int | None = None) -> Compile
     ev_leader = np.full((T, A), np.nan)
     ev_induce = np.zeros((T, A), dtype=bool)
     ev_coerce = np.zeros((T, A), dtype=bool)
+    ev_tie = np.zeros((T, n, n))
     ally_pos = {a: k for k, a in enumerate(allies)}
     for ev in params.events:
         k = month_offset(start, ev.month)
@@ -294,6 +296,11 @@ def compile_parameters(params: Parameters, months: int | None = None) -> Compile
             continue
         if ev.label:
             marks.append((k, ev.label))
+        if ev.kind == "tie":
+            i, j = index[ev.targets[0]], index[ev.targets[1]]
+            ev_tie[k, i, j] += ev.magnitude
+            ev_tie[k, j, i] += ev.magnitude
+            continue
         for tgt in ev.targets:
             if ev.kind == "threat":
                 ev_threat[k, index[tgt], src_index[ev.source or "other"]] += ev.magnitude
@@ -340,5 +347,5 @@ def compile_parameters(params: Parameters, months: int | None = None) -> Compile
         provocation_multiplier=np.array([params.actors[a].provocation_rate_multiplier
                                          for a in adversaries], dtype=np.float64),
         ev_threat=ev_threat, ev_reassure=ev_reassure, ev_leader=ev_leader, ev_induce=ev_induce,
-        ev_coerce=ev_coerce, event_marks=sorted(marks), retention=0.5 ** (1.0 / half_life),
+        ev_coerce=ev_coerce, ev_tie=ev_tie, event_marks=sorted(marks), retention=0.5 ** (1.0 / half_life),
     )

@@ -78,7 +78,7 @@ def parameter_rows(c: Compiled) -> int:
         return int(np.asarray(c.initial_ties).shape[0])
     for name in SCHEDULES:
         arr = np.asarray(getattr(c, name))
-        if arr.ndim > (3 if name == "ev_threat" else 2):
+        if arr.ndim > (3 if name in ("ev_threat", "ev_tie") else 2):
             return int(arr.shape[1])
     return 1
 
@@ -109,7 +109,7 @@ class Packed:
         arrays, varies = [], []
         for name in SCHEDULES:
             arr = np.asarray(getattr(c, name), dtype=np.float64)
-            per_row = arr.ndim > (3 if name == "ev_threat" else 2)
+            per_row = arr.ndim > (3 if name in ("ev_threat", "ev_tie") else 2)
             arrays.append(np.array(np.moveaxis(arr, 1, 0) if per_row else arr[None], order="C"))
             varies.append(per_row)
         self.sch = Schedules(*arrays, np.array(varies, dtype=np.bool_))

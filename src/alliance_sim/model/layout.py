@@ -43,14 +43,14 @@ VEC = IntEnum("VEC", ["exports_to_gdp", "share_us0", "share_cn0", "defense0", "r
 
 # Month schedules of Compiled: (T, A) or, in a batch, (T, rows, A); packed as (1 or rows, T, ...).
 SCHEDULES = ("country_rate", "sector_rate", "demand", "ev_reassure", "ev_leader", "ev_induce", "ev_coerce",
-             "proc_rate", "ev_threat")
+             "proc_rate", "ev_threat", "ev_tie")
 Schedules = namedtuple("Schedules", SCHEDULES + ("varies",))
 
 # Driver attribution (docs/model.md §8.1): the mechanism groups whose contributions to every tie are accounted
 # for month by month.  The first FORCE_GROUPS act on the tie's target (logit units, tie_drivers' terms and
 # balance); the others move the tie directly (impulses of choices, noise and the ±TIE_LIMIT clip).
 DRIVER_GROUPS = ("tariffs_trade", "burden_reliability", "threat", "domestic_politics", "balance", "china",
-                 "ally_choices", "noise")
+                 "ally_choices", "direct_events", "noise")
 DRV = IntEnum("DRV", DRIVER_GROUPS, start=0)
 N_DRIVERS = len(DRIVER_GROUPS)
 FORCE_GROUPS = 5  # tariffs_trade .. balance

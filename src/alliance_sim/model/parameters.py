@@ -392,18 +392,20 @@ class ScriptedEvent(Strict):
     """A dated event: a threat shock, a reassurance summit, a leader change, a Chinese action."""
 
     month: str = P("2025-01", "calendar month", "scenario choice", "When it happens.")
-    kind: Literal["threat", "reassurance", "leader", "inducement", "coercion"] = P(
+    kind: Literal["threat", "reassurance", "leader", "inducement", "coercion", "tie"] = P(
         "threat",
         "-",
         "model design",
         "threat: adds `magnitude` to targets' threat stock; reassurance: adds "
         "`magnitude` (logit units) to perceived reliability; leader: sets `orientation`; "
-        "inducement/coercion: China acts on the targets as if it had chosen to.",
+        "inducement/coercion: China acts on the targets as if it had chosen to; tie: a direct event between "
+        "the two targets (a dispute, export controls, a summit) moves their tie by `magnitude` (tie units, "
+        "-1..1) that month, after which the tie relaxes as after any impulse.",
     )
     targets: list[str] = P([], "actor ids", "scenario choice", "Who is affected.")
     magnitude: float = P(
         0.0,
-        "threat-stock units (threat) or logit units (reassurance)",
+        "threat-stock units (threat), logit units (reassurance) or tie units (tie)",
         "scenario choice",
         "Size; negative for a détente or a snub.",
         ge=-5,
@@ -977,6 +979,11 @@ class Parameters(Strict):
                 bad = [t for t in ev.targets if t not in allies]
                 if bad:
                     raise ValueError(f"events[{i}].targets: kind {ev.kind!r} applies to allies, got {bad}")
+            if ev.kind == "tie":
+                if len(ev.targets) != 2 or ev.targets[0] == ev.targets[1]:
+                    raise ValueError(f"events[{i}].targets: kind 'tie' needs two different actors, got {ev.targets}")
+                if not -1.0 <= ev.magnitude <= 1.0:
+                    raise ValueError(f"events[{i}].magnitude: kind 'tie' moves a tie by -1..1, got {ev.magnitude}")
         return self
 
     # Convenience views used by the compiled step and the reference.

@@ -63,6 +63,7 @@ TERM = IntEnum("TERM", [
     "trade_diversion", "market_access", "coercion_threat", "reliability_drift", "reassurance",
     "citizen_conformity", "citizen_anchor", "citizen_noise", "tariff_nationalism", "threat_rally",
     "coercion_backlash", "inducement_appeal", "elections", "leader_events", "threat_events", "quasi_alliance",
+    "tie_events",
 ], start=0)
 
 # The structure of the model (actor indices, which sources are actors, group sensitivities, modes …).
@@ -458,7 +459,8 @@ def cohesion(Z, T, n, pairs, m):
 
 # ================================================================================ driver attribution
 @term
-def attribute_tie_change(Z, Ly, drv_groups, ij, nn, p, m, rate, balance_now, target, old, own, china, noise, new):
+def attribute_tie_change(Z, Ly, drv_groups, ij, nn, p, m, rate, balance_now, target, old, own, china, event, noise,
+                         new):
     """Each group's share of pair p's change since the start, updated for one month (docs/model.md §8.1).
 
     The tie follows T' = T + r(T* − T) + impulses + noise, linear in T: so with T = T0 + Σ_g d_g each group's
@@ -483,7 +485,8 @@ def attribute_tie_change(Z, Ly, drv_groups, ij, nn, p, m, rate, balance_now, tar
     Z[sh + DRV.balance, m] = keep * Z[sh + DRV.balance, m] + rate * ratio * (balance_now - Z[f0 + DRV.balance, m])
     Z[sh + DRV.china, m] = keep * Z[sh + DRV.china, m] + china
     Z[sh + DRV.ally_choices, m] = keep * Z[sh + DRV.ally_choices, m] + own
-    raw = old + rate * (target - old) + (own + china) + noise
+    Z[sh + DRV.direct_events, m] = keep * Z[sh + DRV.direct_events, m] + event
+    raw = old + rate * (target - old) + (own + china + event) + noise
     rest = rate * (move - ratio * total) + rate * (target0 - Z[Ly.tie0 + p, m]) + (new - raw)
     Z[sh + DRV.noise, m] = keep * Z[sh + DRV.noise, m] + noise + rest
 
@@ -976,14 +979,15 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
                 tgt = tie_target(Z[Ly.intercept + i * n + j, m], bw, B[i * n + j, m], drv[i * n + j, m])
                 own = J[i * n + j, m] + J[j * n + i, m]
                 china = Jc[i * n + j, m] + Jc[j * n + i, m]
+                event = on[TERM.tie_events] * sch.ev_tie[srow(vs, 9, prow[m]), t, i, j]
                 old = Z[T + i * n + j, m]
                 rate = P[F.tie_adjustment_rate, m]
-                x = tie_update(old, rate, tgt, own + china, noise)
+                x = tie_update(old, rate, tgt, own + china + event, noise)
                 Z[T + i * n + j, m] = x
                 Z[T + j * n + i, m] = x
                 if st.attribution:
                     attribute_tie_change(Z, Ly, drv_groups, i * n + j, n * n, p, m, rate, bw * B[i * n + j, m],
-                                         tgt, old, own, china, noise, x)
+                                         tgt, old, own, china, event, noise, x)
             p += 1
 
     # ---- what the month leaves: alignment, cohesion, crossing, the choices as last month's

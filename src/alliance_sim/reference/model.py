@@ -326,6 +326,9 @@ class ReferenceModel(mesa.Model):
             impulse[i][ch] = impulse[ch][i] = (
                 apol.hedge_tie_impulse_china * (choice == "hedge") + cpol.inducement_tie_impulse * (cn == "induce")
                 + cpol.coercion_tie_impulse * (cn == "coerce"))
+        for i in range(n):  # direct events between two actors (a dispute, export controls, a summit)
+            for j in range(n):
+                impulse[i][j] += float(c.ev_tie[t, i, j])
         noise = [[0.0] * n for _ in range(n)]
         if m.tie_noise_sd > 0 and c.pairs:
             u = rng.uniforms(self.keys, t, rng.STREAM_TIE_NOISE, 2 * len(c.pairs))[0]
