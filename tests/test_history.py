@@ -236,7 +236,7 @@ def test_thaad_korean_views_of_the_us_stay_near_the_polls(thaad_coercion):
 
 @pytest.fixture(scope="module")
 def gsomia():
-    return _runs("history/gsomia_2019", lambda e: e.kind == "threat" and e.source in ("JPN", "KOR"))
+    return _runs("history/gsomia_2019", lambda e: e.kind == "tie")
 
 
 def test_gsomia_dispute_sours_the_japan_korea_tie_and_cohesion(gsomia):
