@@ -474,6 +474,11 @@ if importlib.util.find_spec("alliance_sim.sweeps") is not None and \
 
     register(app)
 
+if importlib.util.find_spec("pyabc") is not None:  # `alliance calibrate` needs the `calibrate` extra
+    from alliance_sim.calibration.cli import register as register_calibrate
+
+    register_calibrate(app)
+
 
 def main() -> None:  # pragma: no cover - `python -m alliance_sim.cli`
     app()
