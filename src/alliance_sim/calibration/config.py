@@ -246,7 +246,7 @@ def _prior_support(p: ParameterSpec, lo: float, hi: float, where: str) -> tuple[
 
     def inside(x: float, what: str) -> None:
         if not lo <= x <= hi:
-            raise CalibrationError(f"{where}: prior.{what}: must be within the parameter's declared bounds "
+            raise CalibrationError(f"{where}.prior.{what}: must be within the parameter's declared bounds "
                                    f"[{lo:g}, {hi:g}], got {x:g}")
 
     if pr.kind == "uniform":
@@ -264,7 +264,7 @@ def _prior_support(p: ParameterSpec, lo: float, hi: float, where: str) -> tuple[
     if pr.kind == "lognormal":
         a = max(a, 0.0)
     if not a < b:
-        raise CalibrationError(f"{where}: prior: truncation low ({a:g}) must be less than high ({b:g})")
+        raise CalibrationError(f"{where}.prior: truncation low ({a:g}) must be less than high ({b:g})")
     return a, b
 
 
@@ -277,7 +277,7 @@ def _observed_rows(series: SeriesSpec, ally: str, where: str):
     df = loader()
     column = series.column or ("share" if series.file == "trade_shares" else "value")
     if column not in df.columns:
-        raise CalibrationError(f"{where}: series.column: expected a column of {series.file}.csv "
+        raise CalibrationError(f"{where}.series.column: expected a column of {series.file}.csv "
                                f"({', '.join(c for c in df.columns if c != 'start')}), got {column!r}")
     where_ = dict(series.where)
     actor_col = {"trade_shares": "reporter", "opinion": "respondents", "defence_spending": "country"}[series.file]
@@ -285,14 +285,14 @@ def _observed_rows(series: SeriesSpec, ally: str, where: str):
     for col, val in where_.items():
         if col not in df.columns:
             hint = difflib.get_close_matches(col, list(df.columns), n=1)
-            raise CalibrationError(f"{where}: series.where.{col}: unknown column of {series.file}.csv"
+            raise CalibrationError(f"{where}.series.where.{col}: unknown column of {series.file}.csv"
                                    + (f"; did you mean '{hint[0]}'?" if hint else ""))
         df = df[df[col].astype(str) == str(val)] if not isinstance(val, bool) else df[df[col] == val]
     scale = series.scale
     if scale is None:
         units = set(df["unit"]) if "unit" in df.columns else set()
         if len(units) > 1:
-            raise CalibrationError(f"{where}: series: the selected rows mix units ({', '.join(sorted(units))}); "
+            raise CalibrationError(f"{where}.series: the selected rows mix units ({', '.join(sorted(units))}); "
                                    "add a where.unit filter")
         scale = 0.01 if units == {"percent"} or (series.file == "opinion" and units == {"degrees_0_100"}) else 1.0
     return df, column, scale
@@ -331,7 +331,7 @@ def _variable(name: str, where: str) -> str:
     if base in known:
         return known[base]
     hint = difflib.get_close_matches(base, list(known), n=1)
-    raise CalibrationError(f"{where}: variable: not a per-ally result"
+    raise CalibrationError(f"{where}.variable: not a per-ally result"
                            + (f"; did you mean '{hint[0]}'?" if hint else f"; expected one of {', '.join(known)}")
                            + f", got {name!r}")
 
