@@ -7,9 +7,10 @@ over the months of the observed period (a year's 12 months, a month, a poll's fi
 
 The model's seed is a hash of the calibration seed and θ, so a statistic is a deterministic function
 of θ (the same particle gives the same numbers on any worker), while different particles get
-independent draws.  This uses the ensemble API (``ensemble.run_ensemble`` + ``results.to_dataset``)
-so any per-ally variable of the results dataset can be a target; see docs/calibration.md for what a
-kernel-level "observables at chosen months" driver would save.
+independent draws.  It steps the Mesa ``AllianceModel`` (the compiled step) and
+reads the same per-replicate values whose means the results dataset calls ``<series>_mean``, so any per-ally
+series of ``summaries.SERIES`` can be a target; see docs/calibration.md for what a kernel-level
+"observables at chosen months" driver would save.
 """
 
 from __future__ import annotations
@@ -52,34 +53,44 @@ class Simulator:
             last = max(month_offset(start, m) for m in o.months) + 1
             self.horizon[o.scenario] = max(self.horizon.get(o.scenario, 1), last)
 
-    def datasets(self, theta: Mapping[str, float], months: dict[str, int] | None = None,
-                 replicates: int | None = None):
-        """Results dataset of each scenario at ``θ`` (the ensemble API, no trajectories kept)."""
-        from alliance_sim.ensemble import run_ensemble
+    def series(self, theta: Mapping[str, float], months: dict[str, int] | None = None,
+               replicates: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+        """``{scenario: {variable: (months, allies) replicate means}}`` at ``θ``: the model stepped with
+        ``AllianceModel`` and only the observed series read each month (``summaries.series_values``, the
+        values whose means ``results.to_dataset`` labels ``<series>_mean``) — no histograms, no dataset."""
+        from alliance_sim.model.model import AllianceModel
         from alliance_sim.overrides import apply_overrides
-        from alliance_sim.results import to_dataset
+        from alliance_sim.summaries import series_values
 
         over = {n: float(theta[n]) for n in self.names}
         seed = theta_seed(self.seed, over, self.names)
+        R = replicates or self.replicates
         out = {}
         for name, params in self.problem.scenarios.items():
             pars = apply_overrides(params, over, via="calibration")
             T = (months or self.horizon)[name]
-            ens = run_ensemble(pars, replicates=replicates or self.replicates, seed=seed, months=T,
-                               chunk_size=10_000, keep_trajectories=0)
-            out[name] = to_dataset(ens, name)
+            wanted = sorted({o.variable for o in self.problem.observations if o.scenario == name})
+            model = AllianceModel(pars, replicate_ids=np.arange(R), seed=seed, months=T, collect=False)
+            c = model.compiled
+            got = {v: np.empty((T, c.n_allies)) for v in wanted}
+            for t in range(T):
+                model.step()
+                for v in wanted:
+                    got[v][t] = series_values(v.removesuffix("_mean"), c, model.state).mean(axis=0)
+            model.state = model.sim = None
+            out[name] = {"allies": list(c.allies), "labels": list(c.month_labels[:T]), **got}
         return out
 
-    def statistics(self, datasets) -> dict[str, float]:
+    def statistics(self, runs) -> dict[str, float]:
         stats = {}
         for o in self.problem.observations:
-            ds = datasets[o.scenario]
-            v = ds[o.variable].sel(ally=o.ally, month=list(o.months))
-            stats[o.key] = float(v.mean())
+            r = runs[o.scenario]
+            rows = [r["labels"].index(m) for m in o.months]
+            stats[o.key] = float(r[o.variable][rows, r["allies"].index(o.ally)].mean())
         return stats
 
     def __call__(self, theta: Mapping[str, float]) -> dict[str, float]:
-        return self.statistics(self.datasets(theta))
+        return self.statistics(self.series(theta))
 
     def observed(self) -> dict[str, float]:
         return {o.key: o.value for o in self.problem.observations}
@@ -96,6 +107,6 @@ class Simulator:
     def predictive(self, theta: Mapping[str, float]) -> tuple[dict[str, float], dict[tuple, np.ndarray]]:
         """(statistics, monthly series of each group over the whole scenario) at ``θ``."""
         full = {k: len(v) for k, v in self.problem.scenario_labels.items()}
-        ds = self.datasets(theta, months=full)
-        series = {g: ds[g[0]][g[1]].sel(ally=g[2]).values.astype(float) for g in self.series_groups()}
-        return self.statistics(ds), series
+        runs = self.series(theta, months=full)
+        series = {g: runs[g[0]][g[1]][:, runs[g[0]]["allies"].index(g[2])].copy() for g in self.series_groups()}
+        return self.statistics(runs), series
