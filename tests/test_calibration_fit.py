@@ -22,7 +22,7 @@ pytest.importorskip("pyabc")
 import xarray as xr  # noqa: E402
 
 from alliance_sim.calibration.config import Observation, load_calibration  # noqa: E402
-from alliance_sim.calibration.fit import DB_NAME, run_abc  # noqa: E402
+from alliance_sim.calibration.fit import DB_NAME, completed_generations, run_abc  # noqa: E402
 from alliance_sim.calibration.outputs import final, parameter_summary, posterior_dataset  # noqa: E402
 from alliance_sim.calibration.run import calibrate  # noqa: E402
 from alliance_sim.calibration.sampler import SerialClient  # noqa: E402
@@ -54,15 +54,16 @@ def _synthetic(problem):
 
 
 def test_recovers_known_parameters_from_synthetic_data(tmp_path):
-    problem = _synthetic(load_calibration(write_tiny(tmp_path, pop=40, gens=4)))
+    problem = _synthetic(load_calibration(write_tiny(tmp_path, pop=40, gens=6)))
     run_abc(problem, tmp_path / DB_NAME, client=SerialClient())
     post = posterior_dataset(_history(tmp_path / DB_NAME), problem)
-    assert post.sizes["generation"] == 4
+    assert post.sizes["generation"] == 6
     summary = parameter_summary(post, problem).set_index("parameter")
     for name, truth in TRUTH.items():
         row = summary.loc[name]
         assert row.posterior_p05 <= truth <= row.posterior_p95, (name, row.to_dict())
-        assert row.interval_ratio < 0.6, (name, row.to_dict())   # the data narrowed the prior's 90 % interval
+        # the data narrowed the prior's 90 % interval (measured: 0.14 and 0.54 at generation 5)
+        assert row.interval_ratio < {"mechanisms.trade_elasticity": 0.4}.get(name, 0.75), (name, row.to_dict())
 
 
 def test_same_seed_same_particles_and_a_dask_cluster_draws_the_same(tmp_path):
@@ -155,7 +156,7 @@ def test_resume_after_a_kill_continues_the_same_database(tmp_path):
     deadline = time.time() + 300
     try:
         while time.time() < deadline:
-            if (out / DB_NAME).exists() and _history(out / DB_NAME).max_t >= 1:
+            if (out / DB_NAME).exists() and completed_generations(out / DB_NAME) >= 2:
                 break
             time.sleep(0.5)
         else:

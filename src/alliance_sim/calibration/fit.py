@@ -103,8 +103,11 @@ def completed_generations(db: Path, abc_id: int = 1) -> int:
     """Number of complete generations in an existing database (0 if none)."""
     import pyabc
 
-    h = pyabc.History(_db_url(db), _id=abc_id)
-    return int(h.max_t) + 1
+    try:
+        t = pyabc.History(_db_url(db), _id=abc_id).max_t
+    except Exception:  # noqa: BLE001 - a database still being created by another process
+        return 0
+    return 0 if t is None else int(t) + 1
 
 
 def run_abc(problem: Problem, db: Path, *, client, resume: bool = False,
