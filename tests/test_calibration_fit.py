@@ -179,3 +179,26 @@ def test_resume_after_a_kill_continues_the_same_database(tmp_path):
     assert _history(out / DB_NAME).id == 1            # the same run in the same database, continued
     np.testing.assert_array_equal(after.theta.isel(generation=slice(0, done)).values, before.theta.values)
     assert json.loads((out / "diagnostics.json").read_text())["resumed_from_generation"] == done - 1
+
+
+def test_statistics_are_the_results_datasets_means(tmp_path):
+    """A statistic is the ensemble mean ``results.to_dataset`` reports as ``<variable>_mean``, averaged over
+    the observed period, for the particle's own seed (so the lean reader cannot drift from the results)."""
+    import alliance_sim as al
+    from alliance_sim.calibration.simulate import theta_seed
+
+    problem = load_calibration(write_tiny(tmp_path))
+    sim = Simulator(problem, 3, seed=11)
+    theta = {"mechanisms.trade_elasticity": 3.0, "mechanisms.diversion_to_china": 0.8}
+    stats = sim(theta)
+    res = al.run(al.with_overrides(al.load("present_2026"), theta), replicates=3,
+                 seed=theta_seed(11, theta, problem.parameter_names), months=12, keep_trajectories=0)
+    ds = res.dataset
+    assert stats["JPN:export_share_us@2025"] == pytest.approx(float(ds.export_share_us_mean.sel(ally="JPN").mean()),
+                                                             abs=1e-9)
+    assert stats["KOR:export_share_china@2025"] == pytest.approx(
+        float(ds.export_share_china_mean.sel(ally="KOR").mean()), abs=1e-9)
+    # and θ matters: a higher elasticity lowers the US share (the 2025 tariffs), more diversion raises China's
+    low = sim({"mechanisms.trade_elasticity": 0.5, "mechanisms.diversion_to_china": 0.0})
+    assert stats["JPN:export_share_us@2025"] < low["JPN:export_share_us@2025"] - 0.005
+    assert stats["KOR:export_share_china@2025"] > low["KOR:export_share_china@2025"] + 0.002

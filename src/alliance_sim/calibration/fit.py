@@ -85,7 +85,11 @@ def cluster_client(problem: Problem, workers: int | None = None, scheduler: str 
     if workers == 0:
         yield SerialClient()
         return
-    client, cluster = local_cluster(workers or default_workers())
+    import warnings
+
+    with warnings.catch_warnings():  # "Port 8787 is already in use": the scheduler's HTTP port, not needed
+        warnings.simplefilter("ignore", UserWarning)
+        client, cluster = local_cluster(workers or default_workers())
     try:
         yield client
     finally:

@@ -127,8 +127,8 @@ def plot_generations(post: xr.Dataset) -> Figure:
         ax.set_xlabel("generation")
         ax.set_xticks(g)
     if post.attrs.get("distance") == "adaptive":
-        a.text(0.02, 0.03, "adaptive distance: scales change\nper generation", transform=a.transAxes,
-               fontsize=8, color="#555555")
+        a.text(0.02, 0.97, "adaptive distance: its scales change\nevery generation", transform=a.transAxes,
+               fontsize=8, color="#555555", va="top")
     fig.suptitle("ABC-SMC generations")
     return fig
 
