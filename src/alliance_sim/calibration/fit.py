@@ -116,7 +116,7 @@ def completed_generations(db: Path, abc_id: int = 1) -> int:
 
 def run_abc(problem: Problem, db: Path, *, client, resume: bool = False,
             on_generation: Callable[[Generation, int], None] | None = None,
-            on_evaluated: Callable[[int, int, int], None] | None = None,
+            on_evaluated: Callable[[int, int, int, int], None] | None = None,
             generations: int | None = None) -> FitReport:
     """Run (or continue) ABC-SMC into ``db`` until ``abc.generations`` generations exist in it, epsilon
     falls below ``abc.minimum_epsilon``, the acceptance rate below ``abc.min_acceptance_rate`` or the

@@ -94,9 +94,10 @@ class _Progress:
         self.gen = self.bar.add_task("generations", total=target, completed=done, info="")
         self.acc = self.bar.add_task(f"generation {done}", total=n, info="")
 
-    def evaluated(self, sims: int, accepted: int, n: int) -> None:
+    def evaluated(self, sims: int, accepted: int, n: int, t: int = 0) -> None:
         if self.bar is not None:
-            self.bar.update(self.acc, completed=min(accepted, n), total=n,
+            what = f"generation {t}" if t >= 0 else "prior sample (initial ε)"
+            self.bar.update(self.acc, description=what, completed=min(accepted, n), total=n,
                             info=f"{sims} simulations, acceptance {accepted / max(sims, 1):.0%}")
 
     def generation(self, g: Generation, target: int) -> None:

@@ -68,7 +68,7 @@ class SeededDaskSampler(DaskDistributedSampler):
         super().__init__(dask_client=client, client_max_jobs=client_max_jobs, default_pickle=True,
                          batch_size=batch_size)
         self.seed = int(seed)
-        self.on_evaluated = None   # optional callback(done, accepted) for progress
+        self.on_evaluated = None   # optional callback(evaluated, accepted, n, t) for progress
 
     def sample_until_n_accepted(self, n, simulate_one, t, *, max_eval=np.inf, all_accepted=False,
                                 ana_vars=None):
@@ -86,7 +86,7 @@ class SeededDaskSampler(DaskDistributedSampler):
                     num_accepted += sum(1 for r in batch if r[1])
                     running.remove(item)
                     if self.on_evaluated is not None:
-                        self.on_evaluated(len(results), num_accepted, n)
+                        self.on_evaluated(len(results), num_accepted, n, t)
             if num_accepted >= n:
                 nth = [r[2] for r in results if r[1]][n - 1]
                 for item in list(running):
