@@ -52,9 +52,14 @@ def register(app: typer.Typer) -> None:
                              help="Address of a running dask scheduler, e.g. tcp://host:8786.")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     ) -> None:
+        import importlib.util
+
         from alliance_sim.calibration.config import CalibrationError
         from alliance_sim.writer import OutputError, disk_error, signals_as_exceptions
 
+        if importlib.util.find_spec("pyabc") is None:
+            _say_error("alliance calibrate needs pyabc: pip install -e '.[calibrate]' (or '.[dev]')")
+            raise typer.Exit(EXIT_BAD_INPUT)
         try:
             with signals_as_exceptions():
                 if scheduler and workers is not None:
