@@ -202,3 +202,14 @@ def test_statistics_are_the_results_datasets_means(tmp_path):
     low = sim({"mechanisms.trade_elasticity": 0.5, "mechanisms.diversion_to_china": 0.0})
     assert stats["JPN:export_share_us@2025"] < low["JPN:export_share_us@2025"] - 0.005
     assert stats["KOR:export_share_china@2025"] > low["KOR:export_share_china@2025"] + 0.002
+
+
+def test_a_particle_that_makes_the_scenario_invalid_is_rejected_not_fatal(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace('"mechanisms.diversion_to_china"', '"actors.KOR.export_share_us"')
+    path = tmp_path / "shares.toml"
+    path.write_text(text)
+    sim = Simulator(load_calibration(path), 1, seed=1)
+    bad = sim({"mechanisms.trade_elasticity": 1.0, "actors.KOR.export_share_us": 0.95})  # + China 0.195 > 1
+    assert all(v == float("inf") for v in bad.values())
+    good = sim({"mechanisms.trade_elasticity": 1.0, "actors.KOR.export_share_us": 0.3})
+    assert all(np.isfinite(v) for v in good.values())

@@ -274,7 +274,10 @@ def _observed_rows(series: SeriesSpec, ally: str, where: str):
 
     loader = {"trade_shares": observed.load_trade_shares, "opinion": observed.load_opinion,
               "defence_spending": observed.load_defence_spending}[series.file]
-    df = loader()
+    try:
+        df = loader()
+    except observed.ObservedDataError as exc:
+        raise CalibrationError(f"{where}.series: {exc}") from None
     column = series.column or ("share" if series.file == "trade_shares" else "value")
     if column not in df.columns:
         raise CalibrationError(f"{where}.series.column: expected a column of {series.file}.csv "

@@ -90,7 +90,14 @@ class Simulator:
         return stats
 
     def __call__(self, theta: Mapping[str, float]) -> dict[str, float]:
-        return self.statistics(self.series(theta))
+        """The statistics at ``θ``; a ``θ`` that makes a scenario invalid (e.g. export shares summing past 1)
+        gets infinite statistics, so its particle is rejected rather than the run stopped."""
+        from alliance_sim.overrides import OverrideError
+
+        try:
+            return self.statistics(self.series(theta))
+        except OverrideError:
+            return {o.key: float("inf") for o in self.problem.observations}
 
     def observed(self) -> dict[str, float]:
         return {o.key: o.value for o in self.problem.observations}
