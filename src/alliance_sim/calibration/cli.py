@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
     def calibrate_cmd(
         calibration_file: Annotated[Path, typer.Argument(help="Calibration file (TOML).", show_default=False)],
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (new, or the one to "
-                       "continue with --resume) (default: outputs/calibrate-<name>-<timestamp>).")] = None,
+                       "continue with --resume) (default: outputs/calibrate-<file stem>-<timestamp>).")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue the calibration in --out from its "
                                              "last complete generation.")] = False,
         generations: Annotated[int | None, typer.Option("--generations", "-g", help="Generations in all "
@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
         import importlib.util
 
         from alliance_sim.calibration.config import CalibrationError
+        from alliance_sim.rundir import default_out_dir
         from alliance_sim.writer import OutputError, disk_error, signals_as_exceptions
 
         if importlib.util.find_spec("pyabc") is None:
@@ -73,6 +74,8 @@ def register(app: typer.Typer) -> None:
                         raise CalibrationError(str(exc)) from None
                 from alliance_sim.calibration.run import calibrate
 
+                if out is None and not resume:   # named here so that an interrupted run can say where it is
+                    out = default_out_dir(f"calibrate-{calibration_file.stem}")
                 res = calibrate(calibration_file, out, resume=resume, workers=workers, scheduler=scheduler,
                                 generations=generations, progress=False if quiet else None)
         except KeyboardInterrupt as exc:

@@ -194,7 +194,7 @@ def calibrate(path: str | Path, out: str | Path | None = None, *, resume: bool =
     if out is None:
         if resume:
             raise CalibrationError("--resume needs --out: the folder of the calibration to continue")
-        out = default_out_dir(f"calibrate-{problem.spec.name or path.stem}")
+        out = default_out_dir(f"calibrate-{path.stem}")
     out = Path(out)
     prepare_folder(problem, path, out, resume)
     target = problem.spec.abc.generations if generations is None else generations
