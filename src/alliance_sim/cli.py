@@ -579,6 +579,11 @@ if importlib.util.find_spec("alliance_sim.sweeps") is not None and \
 
     register(app)
 
+# `alliance calibrate` (alliance_sim/calibration/cli.py); without pyabc (the `calibrate` extra) it says so.
+from alliance_sim.calibration.cli import register as register_calibrate  # noqa: E402
+
+register_calibrate(app)
+
 
 def main() -> None:  # pragma: no cover - `python -m alliance_sim.cli`
     app()
