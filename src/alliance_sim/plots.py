@@ -518,6 +518,7 @@ def plot_drivers(ds: xr.Dataset) -> Figure:
     fig.suptitle(title_of(ds, "drivers of alignment"), fontsize=13, fontweight="bold")
     fig.legend(handles, labels, loc="outside right center", frameon=False)
     _event_key(fig, ds)
+    return fig
 
 
 @_with_rc
