@@ -216,3 +216,16 @@ def test_tie_event_needs_two_actors_and_a_size_within_a_tie():
         with pytest.raises(ValueError, match=msg):
             p.events = [ScriptedEvent(month="2025-09", kind="tie", targets=targets, magnitude=size)]
             Parameters.model_validate(p.model_dump())
+
+
+def test_results_from_before_attribution_still_load_and_plot(small_run, tmp_path):
+    from alliance_sim import plots
+    from alliance_sim.rundir import load_results, write_results
+
+    _, ds = small_run
+    old = ds.drop_vars([v for v in ds.data_vars if "_driver" in v]).drop_vars("driver")
+    path = write_results(old, tmp_path / "results.nc")
+    back = load_results(path)
+    assert "alignment_driver_mean" not in back
+    assert "drivers" not in plots.plots_of(back) and "drivers" in plots.plots_of(ds)
+    assert driver_table(back).empty

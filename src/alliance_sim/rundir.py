@@ -161,8 +161,9 @@ def _required_names() -> tuple[set[str], set[str]]:
     """The variables and coordinates every run's results have (what plots and summaries read)."""
     from alliance_sim.summaries import DECISIONS, SERIES
 
-    # the observation model's shares are newer than some results files; plots draw them only where present
-    optional = {"favourable_us", "favourable_china"}
+    # the observation model's shares and the driver attribution are newer than some results files; plots and
+    # tables draw them only where present
+    optional = {"favourable_us", "favourable_china", "alignment_driver", "tie_driver"}
     names = {f"{s.name}_{k}" for s in SERIES if s.name not in optional for k in ("q", "mean")}
     names |= {f"{v}_freq" for v in DECISIONS}
     names |= {"p_crossed", "p_beijing_side", "first_cross_freq", "min_cohesion_q"}
