@@ -124,6 +124,17 @@ class Report:
         return any(r.drivers for r in self.runs)
 
     @property
+    def topic_rows(self) -> list[tuple[str, list[list[str]], bool]]:
+        """(topic, each run's sentences, the same in every run?) in the first run's order: a comparison
+        shows the differences side by side and what all share once."""
+        titles = list(dict.fromkeys(t.title for r in self.runs for t in r.topics))
+        rows = []
+        for title in titles:
+            items = [next((t.items for t in r.topics if t.title == title), []) for r in self.runs]
+            rows.append((title, items, all(i == items[0] for i in items)))
+        return rows
+
+    @property
     def mc_margin(self) -> float:
         """Largest 95 % Monte Carlo half-width of a probability with the smallest number of replicates."""
         n = min(r.replicates for r in self.runs) or 1
