@@ -261,7 +261,8 @@ def drivers(ds: xr.Dataset) -> dict[str, list[Driver]]:
 
 
 def derive_question(kind: str, runs: list[Run]) -> str:
-    """The analyst's question, from the scenario's purpose when none was given."""
+    """The analyst's question when none was given: the brief's question asked of the scenario, quoting its
+    description (of a comparison: of the scenarios, whose descriptions head their sections)."""
     first = runs[0]
     allies = [actor_name(h.ally) for h in first.headline]
     who = allies[0] if len(allies) == 1 else ", ".join(allies[:-1]) + " or " + allies[-1]
@@ -271,9 +272,7 @@ def derive_question(kind: str, runs: list[Run]) -> str:
         listed = ", ".join(names[:-1]) + " and " + names[-1]
         return (f"How do {listed} differ in the chance that {who} crosses to Beijing's side by {by}, "
                 "and in what they do to trilateral cohesion?")
-    purpose = first.description.rstrip(". ").strip()
-    if purpose:
-        purpose = purpose[:1].lower() + purpose[1:] if not purpose[:2].isupper() else purpose
-        return (f"Under this scenario ({purpose}), how likely is {who} to cross to Beijing's side by {by}, and "
-                "how does trilateral cohesion hold up?")
-    return f"How likely is {who} to cross to Beijing's side by {by}, and how does trilateral cohesion hold up?"
+    purpose = first.description.strip().rstrip(".")
+    under = f"{first.scenario} (“{purpose}”)" if purpose else first.scenario
+    return (f"Under {under}, how likely is {who} to cross to Beijing's side by {by}, and how does trilateral "
+            "cohesion hold up?")
