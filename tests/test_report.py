@@ -275,13 +275,27 @@ def test_damaged_run_folder_is_one_line(folders, tmp_path, what, names):
     assert not [p for p in bad.iterdir() if ".partial-" in p.name]
 
 
-def test_not_a_run_folder(tmp_path):
+def test_not_a_run_folder(folders, tmp_path):
     line = assert_one_line_error(invoke("report", tmp_path / "nowhere"))
-    assert "nowhere" in line and "no such folder" in line
+    assert "nowhere: no such folder" in line and "--out" not in line
     (tmp_path / "empty").mkdir()
     line = assert_one_line_error(invoke("report", tmp_path / "empty"))
     assert "not a run or compare folder" in line and "results.nc" in line
     assert list((tmp_path / "empty").iterdir()) == []
+    runs = tmp_path / "outputs"  # a folder of run folders (no summary.csv of scenarios) is not a comparison
+    runs.mkdir()
+    shutil.copytree(folders["run"], runs / "one", ignore=shutil.ignore_patterns("report.*"))
+    assert_one_line_error(invoke("report", runs), "not a run or compare folder")
+    assert sorted(p.name for p in runs.iterdir()) == ["one"]
+
+
+def test_compare_folder_missing_a_run(folders, tmp_path):
+    bad = tmp_path / "cmp"
+    shutil.copytree(folders["compare"], bad, ignore=shutil.ignore_patterns("report.*"))
+    shutil.rmtree(bad / "baseline_2025")
+    line = assert_one_line_error(invoke("report", bad))
+    assert str(bad / "baseline_2025" / "results.nc") in line and "summary.csv" in line
+    assert not (bad / "report.html").exists()
 
 
 def test_bad_options(folders, tmp_path):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alliance_sim.report.context import Report, ReportError, gather
+from alliance_sim.report.context import Report, ReportError, classify, gather
 
 __all__ = ["Report", "ReportError", "build", "make_report", "DEFAULT_NAME"]
 
@@ -40,6 +40,7 @@ def make_report(folder: str | Path, out: str | Path | None = None, *, pdf: bool 
     from alliance_sim.writer import atomic_file
 
     folder = Path(folder)
+    classify(folder)  # the folder first: a missing one is not a bad --out
     html_path = Path(out) if out is not None else folder / DEFAULT_NAME
     if html_path.suffix.lower() == ".pdf":
         raise ReportError(f"--out: {html_path}: expected the HTML file's name (e.g. report.html); --pdf writes "

@@ -22,7 +22,7 @@ import xarray as xr
 
 from alliance_sim.plots import DRIVER_VARIABLE, actor_name, month_tick_label
 from alliance_sim.report.assumptions import DatedEvent, Topic, assumptions, timeline
-from alliance_sim.rundir import MANIFEST, RESULTS, RunDirError, compare_runs, load_results
+from alliance_sim.rundir import MANIFEST, RESULTS, SUMMARY, RunDirError, compare_runs, load_results
 
 ReportError = RunDirError  # one line naming the file and what was expected (the CLI's bad-input error)
 
@@ -148,23 +148,43 @@ def gather(folder: str | Path, question: str | None = None) -> Report:
     """Read a run or compare folder into a :class:`Report` (figures not drawn yet)."""
     from alliance_sim import __version__
 
+    if question is not None and not question.strip():
+        raise ReportError("--question: expected the question in words, got an empty text")
+    kind, dirs = classify(folder)
+    runs = [read_run(d, d.name) for d in dirs]
+    given = question is not None
+    text = " ".join(question.split()) if given else derive_question(kind, runs)
+    return Report(kind=kind, folder=Path(folder), runs=runs, question=text, question_given=given,
+                  generated_utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), version=__version__)
+
+
+def classify(folder: str | Path) -> tuple[str, list[Path]]:
+    """("run", [folder]) or ("compare", its run folders in order); a :class:`ReportError` for anything else.
+
+    A compare folder is one with a summary.csv that has a ``scenario`` column (as `alliance compare` writes
+    it) beside run folders; a plain folder of runs (such as ``outputs/``) is not one."""
+    import pandas as pd
+
     folder = Path(folder)
     if not folder.is_dir():
         raise ReportError(f"{folder}: no such folder; {EXPECTED}")
     if (folder / RESULTS).exists():
-        kind, runs = "run", [read_run(folder, folder.name)]
-    else:
-        dirs = compare_runs(folder)
-        if not dirs:
-            raise ReportError(f"{folder}: not a run or compare folder (no {RESULTS} in it or in its sub-folders); "
-                              f"{EXPECTED}")
-        kind, runs = "compare", [read_run(d, d.name) for d in dirs]
-    if question is not None and not question.strip():
-        raise ReportError("--question: expected the question in words, got an empty text")
-    given = question is not None
-    text = " ".join(question.split()) if given else derive_question(kind, runs)
-    return Report(kind=kind, folder=folder, runs=runs, question=text, question_given=given,
-                  generated_utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), version=__version__)
+        return "run", [folder]
+    summary = folder / SUMMARY
+    try:
+        listed = list(dict.fromkeys(pd.read_csv(summary)["scenario"].astype(str))) if summary.is_file() else []
+    except (OSError, KeyError, ValueError):
+        raise ReportError(f"{summary}: expected the summary.csv of `alliance compare`, with a scenario column") \
+            from None
+    if not listed:
+        raise ReportError(f"{folder}: not a run or compare folder (no {RESULTS}, no {SUMMARY} of scenarios); "
+                          f"{EXPECTED}")
+    dirs = compare_runs(folder)
+    missing = [name for name in listed if name not in {d.name for d in dirs}]
+    if missing:
+        raise ReportError(f"{folder / missing[0] / RESULTS}: no such file; {summary} lists scenario "
+                          f"{missing[0]!r}, expected its run folder here")
+    return "compare", [d for d in dirs if d.name in listed]
 
 
 def read_run(folder: Path, label: str) -> Run:
