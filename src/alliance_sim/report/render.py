@@ -23,7 +23,9 @@ def environment() -> jinja2.Environment:
 
 
 def signed(value: float, digits: int = 2) -> str:
-    """+0.39 / −0.02 (a true minus sign)."""
+    """+0.39 / −0.02 (a true minus sign); a value that rounds to zero is +0.00, not −0.00."""
+    if round(value, digits) == 0:
+        value = 0.0
     return f"{value:+.{digits}f}".replace("-", "−")
 
 
@@ -39,6 +41,8 @@ def points(diff: float) -> str:
 
 
 def num(value: float, digits: int = 2) -> str:
+    if round(value, digits) == 0:
+        value = 0.0
     return f"{value:.{digits}f}".replace("-", "−")
 
 
