@@ -199,20 +199,6 @@ def test_compare_crossing_shows_each_scenarios_probability(ds, ds_other):
     assert float(ds_other.p_crossed.sel(ally=kor)[-1]) > float(ds.p_crossed.sel(ally=kor)[-1])
 
 
-def test_drivers_plot_draws_each_driver(ds):
-    import xarray as xr
-
-    values = np.random.default_rng(1).normal(size=(ds.sizes["month"], ds.sizes["ally"], 3))
-    d = ds.assign(alignment_driver_mean=xr.DataArray(values, dims=("month", "ally", "driver"),
-                                                     coords={"driver": ["tariff", "threat", "china_trade"]}))
-    fig = plots.plot_drivers(d)
-    axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
-    for a, ax in enumerate(axes):
-        for k, label in enumerate(["tariff", "threat", "china trade"]):
-            (line,) = [ln for ln in ax.lines if ln.get_label() == label]
-            np.testing.assert_allclose(line.get_ydata(), values[:, a, k])
-
-
 def test_save_all_writes_nonempty_pngs(ds, tmp_path):
     paths = plots.save_all(ds, tmp_path / "plots")
     assert sorted(p.name for p in paths) == sorted(f"{n}.png" for n in plots.STANDARD_PLOTS)

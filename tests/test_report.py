@@ -212,16 +212,17 @@ def test_drivers_shown_only_when_present(folders, run_page, tmp_path):
     _, html2 = build(run)
     page2 = Page(html2)
     assert {"drivers", "fig-drivers"} <= page2.ids and 'href="#drivers"' in html2
-    tagged = [v for v in page2.values if "data-driver" in v]
+    tagged = [v for v in page2.values if "data-driver" in v and v["data-driver"] != "total"]
     drivers = ["tariff_strain", "threat", "leader", "china_trade"]
     assert len(tagged) == 2 * len(drivers)
-    for v in tagged:
+    for v in tagged:  # each group's share by the horizon
         a = ["JPN", "KOR"].index(v["data-ally"])
-        total = values[:, a, drivers.index(v["data-driver"])].sum()
-        assert float(v["data-value"]) == pytest.approx(total, abs=1e-6)
-    for ally in ("JPN", "KOR"):  # largest first
-        totals = [abs(float(v["data-value"])) for v in tagged if v["data-ally"] == ally]
-        assert totals == sorted(totals, reverse=True)
+        assert float(v["data-value"]) == pytest.approx(values[-1, a, drivers.index(v["data-driver"])], abs=1e-6)
+    for ally in ("JPN", "KOR"):  # largest first, and the total is the sum of the shares
+        shares = [float(v["data-value"]) for v in tagged if v["data-ally"] == ally]
+        assert [abs(x) for x in shares] == sorted((abs(x) for x in shares), reverse=True)
+        (total,) = [v for v in page2.values if v.get("data-driver") == "total" and v["data-ally"] == ally]
+        assert float(total["data-value"]) == pytest.approx(sum(shares), abs=1e-6)
 
 
 def test_output_replaced_atomically(folders, tmp_path, monkeypatch):

@@ -8,17 +8,13 @@ without a suffix are per-replicate trajectories of the first ``keep_trajectories
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from alliance_sim import __version__
+from alliance_sim.ensemble import EnsembleOutput
 from alliance_sim.summaries import _FIXED, DECISIONS, QUANTILES, SERIES, histogram_quantiles
-
-if TYPE_CHECKING:  # reading results (headline_summary, `alliance report`) need not import Mesa
-    from alliance_sim.ensemble import EnsembleOutput
 
 _DIM_COORD = {"ally": "ally", "pair": "pair", None: None}
 

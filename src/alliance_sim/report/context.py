@@ -20,11 +20,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from alliance_sim.plots import DRIVER_VARIABLE, actor_name, month_tick_label
+from alliance_sim.plots import actor_name, month_tick_label
 from alliance_sim.report.assumptions import DatedEvent, Topic, assumptions, timeline
 from alliance_sim.rundir import MANIFEST, RESULTS, SUMMARY, RunDirError, compare_runs, load_results
 
 ReportError = RunDirError  # one line naming the file and what was expected (the CLI's bad-input error)
+
+#: Driver attribution in results.nc (month, ally, driver): each driver group's mean share of the change of the
+#: ally's alignment since the start; the shares add up to the change (docs/model.md, driver attribution).
+DRIVER_VARIABLE = "alignment_driver_mean"
 
 EXPECTED = "expected a folder written by `alliance run` (results.nc, manifest.json) or `alliance compare`"
 
@@ -53,11 +57,14 @@ class Headline:
 
 @dataclass(frozen=True)
 class Driver:
-    """One driver's mean contribution to an ally's alignment: over the horizon and in its last month."""
+    """One driver group's mean share of an ally's change of alignment since the start: by the horizon, and
+    where it was largest (its sign kept)."""
 
     name: str
-    total: float
-    last: float
+    label: str
+    final: float
+    peak: float
+    peak_month: str
 
 
 @dataclass
@@ -264,19 +271,25 @@ def event_numbers(ds: xr.Dataset) -> dict[str, int]:
 
 
 def drivers(ds: xr.Dataset) -> dict[str, list[Driver]]:
-    """Per ally, each driver's mean contribution summed over the horizon and in the last month, largest
-    first; empty when the results have no ``alignment_driver_mean`` (month, ally, driver)."""
+    """Per ally, each driver group's share of the change of alignment by the horizon and at its largest,
+    largest at the horizon first; empty when the results have no driver attribution."""
     if DRIVER_VARIABLE not in ds:
         return {}
     da = ds[DRIVER_VARIABLE]
     if set(da.dims) != {"month", "ally", "driver"}:
         raise ReportError(f"{DRIVER_VARIABLE}: expected dimensions (month, ally, driver), got {tuple(da.dims)}")
+    from alliance_sim import plots
+
+    labels = getattr(plots, "DRIVER_LABELS", {})
+    months = [str(m) for m in da.month.values]
     out = {}
     for ally in da.ally.values:
         sub = da.sel(ally=ally).transpose("month", "driver").values.astype(float)
-        rows = [Driver(str(d), float(np.nansum(sub[:, j])), float(sub[-1, j]))
-                for j, d in enumerate(da.driver.values)]
-        out[str(ally)] = sorted(rows, key=lambda r: -abs(r.total))
+        rows = []
+        for j, d in enumerate(str(x) for x in da.driver.values):
+            k = int(np.nanargmax(np.abs(sub[:, j]))) if np.isfinite(sub[:, j]).any() else len(months) - 1
+            rows.append(Driver(d, labels.get(d, d.replace("_", " ")), float(sub[-1, j]), float(sub[k, j]), months[k]))
+        out[str(ally)] = sorted(rows, key=lambda r: -abs(r.final))
     return out
 
 

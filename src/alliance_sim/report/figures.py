@@ -66,12 +66,45 @@ def run_figures(report) -> list[Figure]:
 
 
 def drivers_figure(ds) -> Figure:
-    da = ds[plots.DRIVER_VARIABLE]
-    what = str(da.attrs.get("long_name", ""))
-    caption = "Mean contribution of each driver to the ally's alignment, month by month, over all runs."
+    """The standard drivers plot (``plots.plot_drivers``) where the package has it, else one line per group."""
+    from alliance_sim.report.context import DRIVER_VARIABLE
+
+    plotter = getattr(plots, "plot_drivers", None) or _driver_lines
+    caption = ("Each driver group's mean share of the change of alignment since the start, month by month over "
+               "all runs (the shares add up to the change).")
+    what = str(ds[DRIVER_VARIABLE].attrs.get("long_name", ""))
     if what:
         caption += f" In the results: {what}."
-    return figure("fig-drivers", "Drivers of alignment", caption, plots.plot_drivers(ds))
+    return figure("fig-drivers", "Drivers of alignment", caption, plotter(ds))
+
+
+def _driver_lines(ds) -> MplFigure:
+    """Each driver group's share of the change since the start, one panel per ally (for results whose
+    package has no drivers plot of its own)."""
+    import matplotlib as mpl
+    import numpy as np
+
+    from alliance_sim.report.context import DRIVER_VARIABLE
+
+    da = ds[DRIVER_VARIABLE]
+    allies = [str(a) for a in da.ally.values]
+    fig = MplFigure(figsize=(5.2 * len(allies) + 2.2, 4.2), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, len(allies), sharey=True, squeeze=False)[0]
+    x = np.arange(ds.sizes["month"])
+    for i, (ax, ally) in enumerate(zip(axes, allies, strict=True)):
+        ax.axhline(0, color="#888888", lw=0.8)
+        for k, d in enumerate(str(v) for v in da.driver.values):
+            ax.plot(x, da.sel(ally=ally, driver=d).values, color=mpl.colormaps["tab10"](k % 10), lw=1.8,
+                    label=d.replace("_", " "))
+        ax.set_title(plots.actor_name(ally), loc="left", fontweight="bold")
+        plots.month_axis(ax, [str(m) for m in ds.month.values])
+        ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+        if i == 0:
+            ax.set_ylabel("share of the change since the start")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", frameon=False)
+    fig.suptitle(plots.title_of(ds, "drivers of alignment"), fontsize=13, fontweight="bold")
+    return fig
 
 
 def compare_figures(report) -> list[Figure]:
