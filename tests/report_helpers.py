@@ -80,20 +80,32 @@ def make_compare(base: Path, names=("tariff_shock_2025", "baseline_2025")) -> Pa
     return cmp.save(base / "compare", command="alliance compare " + " ".join(names))
 
 
+def without_drivers(ds):
+    """``ds`` without driver attribution (variables on the ``driver`` dimension and its coordinate)."""
+    names = [v for v in ds.data_vars if "driver" in ds[v].dims]
+    return ds.drop_vars(names + (["driver"] if "driver" in ds.coords else []))
+
+
+def drop_drivers(run: Path) -> None:
+    """Rewrite a run folder's results.nc without driver attribution (as results of a run made before it)."""
+    from alliance_sim.rundir import load_results, write_results
+
+    write_results(without_drivers(load_results(run)), run / "results.nc")
+
+
 def add_drivers(run: Path, drivers=("tariff_strain", "threat", "leader", "china_trade")) -> np.ndarray:
     """Give a run folder's results a variable ``alignment_driver_mean`` (month, ally, driver) with known
-    values; return them."""
+    values, replacing any attribution they have; return the values."""
     import xarray as xr
 
     from alliance_sim.rundir import load_results, write_results
 
-    ds = load_results(run)
+    ds = without_drivers(load_results(run))
     T, A, D = ds.sizes["month"], ds.sizes["ally"], len(drivers)
     values = (np.arange(T * A * D, dtype=float).reshape(T, A, D) % 7 - 3) / 100 * np.array([1, -2, 0.5, 3])[:D]
     ds["alignment_driver_mean"] = xr.DataArray(values, dims=("month", "ally", "driver"),
                                                coords={"driver": list(drivers)},
-                                               attrs={"units": "alignment units / month",
-                                                      "long_name": "test attribution"})
+                                               attrs={"units": "alignment units", "long_name": "test attribution"})
     write_results(ds, run / "results.nc")
     return values
 

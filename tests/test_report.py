@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from report_helpers import DATED, REPLICATES, Page, add_drivers, make_compare, make_run, pdf_pages
+from report_helpers import DATED, REPLICATES, Page, add_drivers, drop_drivers, make_compare, make_run, pdf_pages
 from test_cli import assert_one_line_error, invoke
 
 from alliance_sim.plots import month_tick_label
@@ -203,11 +203,14 @@ def test_compare_folder(folders, compare_page):
     assert "How do tariff_shock_2025 and baseline_2025 differ" in html
 
 
-def test_drivers_shown_only_when_present(folders, run_page, tmp_path):
-    html, page = run_page
-    assert "drivers" not in page.ids and 'href="#drivers"' not in html
+def test_drivers_shown_only_when_present(folders, tmp_path):
+    bare = tmp_path / "without-drivers"
+    shutil.copytree(folders["run"], bare, ignore=shutil.ignore_patterns("report.*"))
+    drop_drivers(bare)
+    _, html = build(bare)
+    assert "drivers" not in Page(html).ids and 'href="#drivers"' not in html and "Driver group" not in html
     run = tmp_path / "with-drivers"
-    shutil.copytree(folders["run"], run)
+    shutil.copytree(folders["run"], run, ignore=shutil.ignore_patterns("report.*"))
     values = add_drivers(run)
     _, html2 = build(run)
     page2 = Page(html2)

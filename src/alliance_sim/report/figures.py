@@ -67,14 +67,9 @@ def run_figures(report) -> list[Figure]:
 
 def drivers_figure(ds) -> Figure:
     """The standard drivers plot (``plots.plot_drivers``) where the package has it, else one line per group."""
-    from alliance_sim.report.context import DRIVER_VARIABLE
-
     plotter = getattr(plots, "plot_drivers", None) or _driver_lines
     caption = ("Each driver group's mean share of the change of alignment since the start, month by month over "
                "all runs (the shares add up to the change).")
-    what = str(ds[DRIVER_VARIABLE].attrs.get("long_name", ""))
-    if what:
-        caption += f" In the results: {what}."
     return figure("fig-drivers", "Drivers of alignment", caption, plotter(ds))
 
 
