@@ -86,13 +86,6 @@ def without_drivers(ds):
     return ds.drop_vars(names + (["driver"] if "driver" in ds.coords else []))
 
 
-def drop_drivers(run: Path) -> None:
-    """Rewrite a run folder's results.nc without driver attribution (as results of a run made before it)."""
-    from alliance_sim.rundir import load_results, write_results
-
-    write_results(without_drivers(load_results(run)), run / "results.nc")
-
-
 def add_drivers(run: Path, drivers=("tariff_strain", "threat", "leader", "china_trade")) -> np.ndarray:
     """Give a run folder's results a variable ``alignment_driver_mean`` (month, ally, driver) with known
     values, replacing any attribution they have; return the values."""

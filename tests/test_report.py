@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from report_helpers import DATED, REPLICATES, Page, add_drivers, drop_drivers, make_compare, make_run, pdf_pages
+from report_helpers import DATED, REPLICATES, Page, add_drivers, make_compare, make_run, pdf_pages, without_drivers
 from test_cli import assert_one_line_error, invoke
 
 from alliance_sim.plots import month_tick_label
@@ -204,10 +204,15 @@ def test_compare_folder(folders, compare_page):
 
 
 def test_drivers_shown_only_when_present(folders, tmp_path):
-    bare = tmp_path / "without-drivers"
-    shutil.copytree(folders["run"], bare, ignore=shutil.ignore_patterns("report.*"))
-    drop_drivers(bare)
-    _, html = build(bare)
+    from alliance_sim.report.context import drivers, gather
+    from alliance_sim.report.figures import run_figures
+    from alliance_sim.report.render import render_html
+
+    report = gather(folders["run"])  # results without attribution (made before it, or stripped of it)
+    assert drivers(without_drivers(report.first.dataset)) == {}
+    report.first.drivers = {}
+    report.figures = run_figures(report)
+    html = render_html(report)
     assert "drivers" not in Page(html).ids and 'href="#drivers"' not in html and "Driver group" not in html
     run = tmp_path / "with-drivers"
     shutil.copytree(folders["run"], run, ignore=shutil.ignore_patterns("report.*"))
