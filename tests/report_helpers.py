@@ -86,21 +86,25 @@ def without_drivers(ds):
     return ds.drop_vars(names + (["driver"] if "driver" in ds.coords else []))
 
 
-def add_drivers(run: Path, drivers=("tariff_strain", "threat", "leader", "china_trade")) -> np.ndarray:
+def add_drivers(run: Path, drivers=("tariff_strain", "threat", "leader", "china_trade")) -> tuple[np.ndarray, list]:
     """Give a run folder's results a variable ``alignment_driver_mean`` (month, ally, driver) with known
-    values, replacing any attribution they have; return the values."""
+    values (over the results' own driver groups if they have attribution, else over ``drivers``); return
+    the values and the driver names."""
     import xarray as xr
 
     from alliance_sim.rundir import load_results, write_results
 
-    ds = without_drivers(load_results(run))
+    ds = load_results(run)
+    if "driver" in ds.dims:
+        drivers = [str(d) for d in ds.driver.values]
     T, A, D = ds.sizes["month"], ds.sizes["ally"], len(drivers)
-    values = (np.arange(T * A * D, dtype=float).reshape(T, A, D) % 7 - 3) / 100 * np.array([1, -2, 0.5, 3])[:D]
+    scale = np.resize(np.array([1, -2, 0.5, 3]), D)
+    values = (np.arange(T * A * D, dtype=float).reshape(T, A, D) % 7 - 3) / 100 * scale
     ds["alignment_driver_mean"] = xr.DataArray(values, dims=("month", "ally", "driver"),
                                                coords={"driver": list(drivers)},
                                                attrs={"units": "alignment units", "long_name": "test attribution"})
     write_results(ds, run / "results.nc")
-    return values
+    return values, list(drivers)
 
 
 class Page(HTMLParser):

@@ -204,24 +204,24 @@ def test_compare_folder(folders, compare_page):
 
 
 def test_drivers_shown_only_when_present(folders, tmp_path):
-    from alliance_sim.report.context import drivers, gather
+    from alliance_sim.report.context import drivers as driver_facts
+    from alliance_sim.report.context import gather
     from alliance_sim.report.figures import run_figures
     from alliance_sim.report.render import render_html
 
     report = gather(folders["run"])  # results without attribution (made before it, or stripped of it)
-    assert drivers(without_drivers(report.first.dataset)) == {}
+    assert driver_facts(without_drivers(report.first.dataset)) == {}
     report.first.drivers = {}
     report.figures = run_figures(report)
     html = render_html(report)
     assert "drivers" not in Page(html).ids and 'href="#drivers"' not in html and "Driver group" not in html
     run = tmp_path / "with-drivers"
     shutil.copytree(folders["run"], run, ignore=shutil.ignore_patterns("report.*"))
-    values = add_drivers(run)
+    values, drivers = add_drivers(run)
     _, html2 = build(run)
     page2 = Page(html2)
     assert {"drivers", "fig-drivers"} <= page2.ids and 'href="#drivers"' in html2
     tagged = [v for v in page2.values if "data-driver" in v and v["data-driver"] != "total"]
-    drivers = ["tariff_strain", "threat", "leader", "china_trade"]
     assert len(tagged) == 2 * len(drivers)
     for v in tagged:  # each group's share by the horizon
         a = ["JPN", "KOR"].index(v["data-ally"])
