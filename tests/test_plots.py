@@ -182,6 +182,23 @@ def test_compare_overlays_each_scenario(ds, ds_other):
     assert kor_high < kor_low
 
 
+def test_compare_crossing_shows_each_scenarios_probability(ds, ds_other):
+    fig = plots.plot_compare_crossing({"low": ds, "high": ds_other})
+    axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    assert [ax.get_title(loc="left") for ax in axes] == ["Japan", "South Korea"]
+    for ax, ally in zip(axes, ds.ally.values, strict=True):
+        for name, d in (("low", ds), ("high", ds_other)):
+            lines = [ln for ln in ax.lines if ln.get_label() == name]
+            assert len(lines) == 1
+            np.testing.assert_allclose(lines[0].get_ydata(), d.p_crossed.sel(ally=ally).values)
+        ends = sorted(t.get_text() for t in ax.texts if t.get_text().endswith("%"))
+        assert ends == sorted(f"{d.p_crossed.sel(ally=ally).values[-1]:.0%}" for d in (ds, ds_other))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["low", "high"]
+    _assert_events(fig, axes[0], ds)
+    kor = "KOR"  # the higher tariff makes crossing likelier (else this plot could show the same line twice)
+    assert float(ds_other.p_crossed.sel(ally=kor)[-1]) > float(ds.p_crossed.sel(ally=kor)[-1])
+
+
 def test_save_all_writes_nonempty_pngs(ds, tmp_path):
     paths = plots.save_all(ds, tmp_path / "plots")
     assert sorted(p.name for p in paths) == sorted(f"{n}.png" for n in plots.STANDARD_PLOTS + ("drivers",))

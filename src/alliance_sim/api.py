@@ -297,7 +297,11 @@ class RunResult:
             scenario_path=sc.path if sc is not None else None, seed=self.seed, replicates=self.replicates,
             months=self.months, chunk_size=self.chunk_size, workers=self.workers,
             keep_trajectories=self.keep_trajectories, wall_time_s=self.wall_time, command=command,
-            extra={"overrides": dict(getattr(sc, "overrides", {}) or {}), **self.extra})
+            extra={"overrides": dict(getattr(sc, "overrides", {}) or {}),
+                   # what the scenario is for, in its author's words (`alliance report` quotes them)
+                   "scenario_description": sc.description if sc is not None else "",
+                   "scenario_notes": sc.header if sc is not None else "",
+                   **self.extra})
 
     def save(self, out_dir: str | Path | None = None, *, plots: bool = True, command: str | None = None) -> Path:
         """Write the run directory (results.nc, summary.csv, manifest.json, plots/) atomically; the

@@ -1,4 +1,5 @@
-"""The ``alliance`` command: run scenarios, compare them, re-draw plots, check and list scenarios.
+"""The ``alliance`` command: run scenarios, compare them, re-draw plots, write briefings, check and list
+scenarios.
 
 Every bad input ends with one line on stderr, ``error: <where>: <what>``, exit code 2, and nothing
 written: scenarios are loaded and arguments checked before anything runs, and run directories are
@@ -413,7 +414,7 @@ def plot(
     """
 
     def body():
-        from alliance_sim.rundir import RESULTS, RunDirError, load_results, redraw_plots
+        from alliance_sim.rundir import RESULTS, RunDirError, compare_order, load_results, redraw_plots
 
         if not run_dir.is_dir():
             raise RunDirError(f"{run_dir}: no such run folder")
@@ -434,7 +435,7 @@ def plot(
                 print(p)
         from alliance_sim.writer import atomic_file
 
-        order = _compare_order(run_dir, list(datasets))
+        order = compare_order(run_dir, list(datasets))
         with atomic_file(run_dir / "compare.png") as tmp:
             save_figure(plot_compare({k: datasets[k] for k in order}), tmp)
         print(run_dir / "compare.png")
@@ -442,16 +443,32 @@ def plot(
     _guarded(body)
 
 
-def _compare_order(folder: Path, names: list[str]) -> list[str]:
-    """Scenario order of a compare folder (from its summary.csv), else alphabetical."""
-    try:
-        import pandas as pd
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A folder written by `alliance run` or `alliance compare`.",
+                                           show_default=False)],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The HTML file to write (replaced if it exists) "
+                                             "(default: FOLDER/report.html).")] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF beside it (needs the `pdf` extra: "
+                                      "pip install 'alliance-sim[pdf]').")] = False,
+    question: Annotated[str | None, typer.Option("--question", "-q", help="The question the briefing answers "
+                                                 "(default: derived from the scenario's description).")] = None,
+) -> None:
+    """Write a one-page briefing of a run or compare folder: self-contained HTML (and PDF with --pdf).
 
-        seen = list(dict.fromkeys(pd.read_csv(folder / "summary.csv")["scenario"].astype(str)))
-        ordered = [n for n in seen if n in names]
-        return ordered + [n for n in names if n not in ordered]
-    except (OSError, KeyError, ValueError):
-        return names
+    The question, the scenario's assumptions and dated events in plain words, the headline figures per ally,
+    the charts (embedded), drivers when the results have them, and provenance.
+
+    Example: alliance report outputs/tariff_shock_2025-20250711-120000 --pdf --question "Will Seoul drift?"
+    """
+
+    def body():
+        from alliance_sim.report import make_report
+
+        for path in make_report(folder, out, pdf=pdf, question=question):
+            print(path)
+
+    _guarded(body)
 
 
 @app.command()

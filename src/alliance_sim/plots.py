@@ -297,6 +297,47 @@ def plot_crossing(ds: xr.Dataset) -> Figure:
     return fig
 
 
+@_with_rc
+def plot_compare_crossing(results: Mapping[str, xr.Dataset]) -> Figure:
+    """One panel per ally with each scenario's probability of having crossed to Beijing's side by each month."""
+    if not results:
+        raise ValueError("plot_compare_crossing: no scenarios given")
+    names = list(results)
+    first = results[names[0]]
+    allies = [str(a) for a in first.ally.values]
+    fig = _new_figure(5.4 * len(allies) + 0.6, 4.4)
+    axes = fig.subplots(1, len(allies), sharey=True, squeeze=False)[0]
+    n = first.sizes["month"]
+    top = max(float(ds.p_crossed.max()) for ds in results.values() if ds.p_crossed.size)
+    for i, (ax, ally) in enumerate(zip(axes, allies, strict=True)):
+        for k, name in enumerate(names):
+            ds = results[name]
+            if ally not in [str(a) for a in ds.ally.values]:
+                continue
+            color = SCENARIO_COLORS[k % len(SCENARIO_COLORS)]
+            y = ds.p_crossed.sel(ally=ally).values
+            xs = np.arange(ds.sizes["month"])
+            ax.plot(xs, y, color=color, lw=2.2, label=name)
+            ax.annotate(f"{y[-1]:.0%}", (xs[-1], y[-1]), xytext=(4, 0), textcoords="offset points", va="center",
+                        fontsize=9.5, color=color, fontweight="bold")
+        _mark_events(ax, first)
+        ax.set_title(actor_name(ally), loc="left", fontweight="bold")
+        _month_axis(ax, first)
+        ax.set_xlim(-0.5, n - 0.5 + max(1.5, 0.1 * n))
+        ax.set_ylim(0, max(0.1, min(1.0, top * 1.15 + 0.02)))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.grid(axis="y", color="#e5e5e5", lw=0.6)
+        if i == 0:
+            ax.set_ylabel("probability of having crossed")
+    handles = [ln for ln in axes[0].lines if ln.get_label() in names]
+    fig.legend(handles, [escape_mathtext(h.get_label()) for h in handles], loc="outside right center",
+               frameon=False)
+    _event_key(fig, first, prefix=f"events of {names[0]}:  " if len(names) > 1 else "")
+    fig.suptitle("Chance of having crossed to Beijing's side, by scenario (same random numbers)", fontsize=12.5,
+                 fontweight="bold")
+    return fig
+
+
 def tie_matrix(ds: xr.Dataset, month: str | None = None, quantile: float = 0.5) -> tuple[list[str], np.ndarray]:
     """Actors and the symmetric matrix of the ``quantile`` of each tie at ``month`` (default: the
     horizon); the diagonal is NaN."""

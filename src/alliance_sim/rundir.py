@@ -300,6 +300,27 @@ def write_run_dir(out: str | Path, ds: xr.Dataset, manifest: dict[str, Any], *, 
     return out
 
 
+def compare_runs(folder: str | Path) -> list[Path]:
+    """The run folders of a compare folder (sub-folders holding a results file), in the order of its
+    summary.csv (:func:`compare_order`); empty if ``folder`` is not a compare folder."""
+    folder = Path(folder)
+    runs = {d.name: d for d in sorted(folder.iterdir()) if d.is_dir() and (d / RESULTS).is_file()}
+    return [runs[name] for name in compare_order(folder, list(runs))]
+
+
+def compare_order(folder: str | Path, names: list[str]) -> list[str]:
+    """Scenario order of a compare folder (the order of its summary.csv, which is the order given to
+    `alliance compare`), else the order of ``names``."""
+    import pandas as pd
+
+    try:
+        seen = list(dict.fromkeys(pd.read_csv(Path(folder) / SUMMARY)["scenario"].astype(str)))
+    except (OSError, KeyError, ValueError):
+        return list(names)
+    ordered = [n for n in seen if n in names]
+    return ordered + [n for n in names if n not in ordered]
+
+
 def redraw_plots(run_dir: str | Path) -> list[Path]:
     """Re-draw ``plots/*.png`` of a run directory from its ``results.nc`` (atomically replacing the folder)."""
     from alliance_sim.plots import save_all
