@@ -23,6 +23,8 @@ and the optimiser's settings::
 
     [uncertainties]                 # dotted keys with ranges or levels, as sweep factors
     "mechanisms.tariff_weight" = { low = 0.5, high = 1.5 }
+    # or (and) the calibrated posterior: each draw takes one particle of the last generation, by weight
+    # posterior = "../../outputs/trade/posterior.nc"
 
     [objectives.p_cross]            # an output of the sweeps (see sweeps/outputs.py), or kind = "relief_cost"
     output = "p_crossed.KOR"
@@ -209,6 +211,7 @@ class PolicySpec(_Strict):
     add: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     levers: dict[str, Lever] = Field(min_length=1)
     uncertainties: dict[str, Factor] = Field(default_factory=dict)
+    posterior: str | None = None  # posterior.nc of `alliance calibrate`: its parameters become uncertainties
     objectives: dict[str, Objective] = Field(min_length=1)
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     draws: int = Field(32, ge=1, le=1_000_000)
@@ -350,12 +353,46 @@ def _check_keys(kind: str, items: dict, base: Parameters, where: str) -> None:
                 raise PolicyError(str(_override_error(where, kind, name, exc))) from None
 
 
-def _draws(spec: PolicySpec, seed: int) -> PointTable:
-    """The uncertainty draws: a Latin hypercube (seeded), or one empty draw when nothing is uncertain."""
+def _draws(spec: PolicySpec, seed: int, posterior: PointTable | None = None) -> PointTable:
+    """The uncertainty draws: a Latin hypercube (seeded) over the ranges, beside the posterior's particles
+    when a posterior is named; one empty draw when nothing is uncertain."""
     if not spec.uncertainties:
-        return PointTable([], np.zeros((1, 0)), [[]], [{}])
+        return posterior if posterior is not None else PointTable([], np.zeros((1, 0)), [[]], [{}])
     sweep = SweepSpec(design=LHSDesign(kind="lhs", samples=spec.draws), factors=dict(spec.uncertainties))
-    return build_points(sweep, seed)
+    lhs = build_points(sweep, seed)
+    if posterior is None:
+        return lhs
+    return PointTable(posterior.factors + lhs.factors, np.hstack([posterior.unit, lhs.unit]),
+                      [p + q for p, q in zip(posterior.values, lhs.values, strict=True)],
+                      [{**p, **q} for p, q in zip(posterior.overrides, lhs.overrides, strict=True)])
+
+
+def posterior_draws(path: Path, draws: int, seed: int, where: str) -> PointTable:
+    """``draws`` particles of the last generation of an ``alliance calibrate`` posterior, resampled by weight
+    with a seeded generator (the same draws for every policy); unit coordinates within the prior's bounds."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            theta = ds.theta.isel(generation=-1).values
+            weight = ds.weight.isel(generation=-1).values
+            names = [str(n) for n in ds.parameter.values]
+            low, high = ds.prior_low.values, ds.prior_high.values
+    except FileNotFoundError:
+        raise PolicyError(f"{where}: posterior: {path}: no such file; expected the posterior.nc of "
+                          "`alliance calibrate`") from None
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise PolicyError(f"{where}: posterior: {path}: not a posterior of `alliance calibrate` "
+                          f"({type(exc).__name__}: {exc})") from None
+    keep = ~np.isnan(theta).any(axis=1) & (weight > 0)
+    if not keep.any():
+        raise PolicyError(f"{where}: posterior: {path}: its last generation has no weighted particle")
+    theta, weight = theta[keep], weight[keep] / weight[keep].sum()
+    pick = np.random.default_rng([int(seed), 0x706F7374]).choice(len(weight), size=draws, p=weight)
+    values = theta[pick]
+    unit = (values - low) / np.where(high > low, high - low, 1.0)
+    rows = [[float(v) for v in row] for row in values]
+    return PointTable(names, np.clip(unit, 0.0, 1.0), rows, [dict(zip(names, row, strict=True)) for row in rows])
 
 
 def make_problem(spec: PolicySpec, *, source: str = "policy", spec_dir: str | Path = ".",
@@ -381,6 +418,18 @@ def make_problem(spec: PolicySpec, *, source: str = "policy", spec_dir: str | Pa
         h = hashlib.sha256((h + json.dumps(spec.add, sort_keys=True, default=str)).encode()).hexdigest()[:16]
     _check_keys("lever", spec.levers, params, source)
     _check_keys("uncertainty", spec.uncertainties, params, source)
+    post = None
+    if spec.posterior is not None:
+        post = posterior_draws(Path(spec_dir) / spec.posterior, spec.draws,
+                               params.simulation.seed if spec.seed is None else spec.seed, source)
+        for name in post.factors:
+            if name in spec.levers or name in spec.uncertainties:
+                kind = "a lever" if name in spec.levers else "an uncertainty"
+                raise PolicyError(f"{source}: posterior: parameter '{name}' is also {kind}")
+            try:
+                get_value(params, name)
+            except OverrideError as exc:
+                raise PolicyError(str(_override_error(source, "posterior parameter", name, exc))) from None
     for pname, pol in spec.policies.items():
         for key, value in pol.items():
             if key not in spec.levers:
@@ -400,7 +449,9 @@ def make_problem(spec: PolicySpec, *, source: str = "policy", spec_dir: str | Pa
             raise PolicyError(f"{source}: until: {spec.until} is more than 1200 months after the start")
     else:
         months = params.simulation.months if spec.months is None else spec.months
-    return Problem(spec, source, params, name, h, int(seed), int(months), _draws(spec, int(seed)))
+    if post is not None:
+        h = hashlib.sha256((h + json.dumps(post.values)).encode()).hexdigest()[:16]
+    return Problem(spec, source, params, name, h, int(seed), int(months), _draws(spec, int(seed), post))
 
 
 def compile_allies(params: Parameters) -> list[str]:
