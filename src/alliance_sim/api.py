@@ -366,14 +366,22 @@ def _as_params(scenario_or_params: Any) -> tuple[Parameters, Scenario | None, st
 
 def run(scenario_or_params: Any, replicates: int | None = None, seed: int | None = None, months: int | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE, workers: int = 1, keep_trajectories: int = DEFAULT_KEEP,
-        progress: bool | Callable[[int, int], None] = False, client=None, name: str | None = None) -> RunResult:
+        progress: bool | Callable[[int, int], None] = False, client=None, name: str | None = None,
+        posterior: Any = None) -> RunResult:
     """Run a scenario (a loaded ``Scenario``, ``Parameters``, or a shipped name / path) as an ensemble.
 
     ``replicates``, ``seed`` and ``months`` default to the scenario's ``[simulation]`` values.
-    ``progress=True`` shows a progress bar; a callable receives ``(done, total)`` replicate-months."""
+    ``progress=True`` shows a progress bar; a callable receives ``(done, total)`` replicate-months.
+    ``posterior``: a ``posterior.nc`` of ``alliance calibrate`` (path or ``posterior.Posterior``): each
+    replicate's parameters are drawn from it (``alliance_sim.posterior``)."""
     from alliance_sim.ensemble import run_ensemble
     from alliance_sim.results import to_dataset
 
+    post = None
+    if posterior is not None:
+        from alliance_sim.posterior import Posterior, load_posterior
+
+        post = posterior if isinstance(posterior, Posterior) else load_posterior(posterior)
     params, sc, default_name = _as_params(scenario_or_params)
     R, S, T = resolve_run_arguments(params, replicates, seed, months, chunk_size, workers, keep_trajectories)
     label = name or default_name
@@ -385,11 +393,16 @@ def run(scenario_or_params: Any, replicates: int | None = None, seed: int | None
         else:
             callback = None
         out = run_ensemble(params, replicates=R, seed=S, months=T, chunk_size=chunk_size,
-                           keep_trajectories=keep_trajectories, workers=workers, progress=callback, client=client)
+                           keep_trajectories=keep_trajectories, workers=workers, progress=callback, client=client,
+                           posterior=post)
     ds = to_dataset(out, label)
+    extra = {} if post is None else {"posterior": post.path, "posterior_sha256": post.digest,
+                                     "posterior_parameters": list(post.names)}
+    if post is not None:
+        ds.attrs["posterior"] = post.path
     return RunResult(dataset=ds, name=label, params=params, scenario=sc, seed=S, replicates=R, months=T,
                      chunk_size=chunk_size, workers=workers, keep_trajectories=keep_trajectories,
-                     wall_time=out.wall_time)
+                     wall_time=out.wall_time, extra=extra)
 
 
 def compare(scenarios: Iterable[Any], replicates: int | None = None, seed: int | None = None,

@@ -94,10 +94,11 @@ _OPTION_NAMES = {"replicates": "--replicates", "months": "--months", "workers": 
 def _bad_input_types() -> tuple[type[BaseException], ...]:
     from alliance_sim.api import RunArgumentError
     from alliance_sim.overrides import OverrideError
+    from alliance_sim.posterior import PosteriorError
     from alliance_sim.rundir import RunDirError
     from alliance_sim.scenario import ScenarioError
 
-    return (ScenarioError, OverrideError, RunArgumentError, RunDirError, BadInput)
+    return (ScenarioError, OverrideError, RunArgumentError, RunDirError, BadInput, PosteriorError)
 
 
 def _message(exc: BaseException) -> str:
@@ -229,6 +230,9 @@ def run(
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="Address of a dask scheduler (tcp://host:8786) to spread the chunks over a "
         "cluster; results are identical to a local run.")] = None,
+    posterior: Annotated[Path | None, typer.Option(
+        "--posterior", help="posterior.nc of `alliance calibrate`: each replicate's parameters are drawn from "
+        "it (bands then carry parameter uncertainty as well as chance).")] = None,
 ) -> None:
     """Run a scenario as an ensemble and write a run folder.
 
@@ -253,6 +257,12 @@ def run(
                 raise BadInput(str(exc)) from None
         sc = _load(scenario, set_)
         R, S, T = resolve_run_arguments(sc.params, replicates, seed, months, chunk_size, workers, keep)
+        post = None
+        if posterior is not None:
+            from alliance_sim.posterior import check_posterior, load_posterior
+
+            post = load_posterior(posterior)
+            check_posterior(sc.params, post)
         target = out if out is not None else default_out_dir(sc.name)
         check_out_dir(target)
         with contextlib.ExitStack() as stack:
@@ -266,7 +276,7 @@ def run(
                     raise BadInput(str(exc)) from None
             with progress_bar(sc.name) as tick:
                 res = api_run(sc, replicates=R, seed=S, months=T, chunk_size=chunk_size, workers=workers,
-                              keep_trajectories=keep, progress=tick, client=client)
+                              keep_trajectories=keep, progress=tick, client=client, posterior=post)
         pause_point("simulated")
         path = res.save(target, plots=plots)
         _print_summary(sc.name, res.dataset, path)

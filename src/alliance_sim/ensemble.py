@@ -39,11 +39,19 @@ class ChunkResult:
 
 
 def run_chunk(params: Parameters, start: int, stop: int, seed: int, months: int, keep: int,
-              progress: Progress | None = None, switched_off: tuple[str, ...] = ()) -> ChunkResult:
+              progress: Progress | None = None, switched_off: tuple[str, ...] = (),
+              posterior=None) -> ChunkResult:
     """Run replicates ``start..stop-1`` for ``months`` months; keep trajectories of ids < ``keep``.
-    ``switched_off``: terms of ``step.TERM`` left out (knock-out counterfactuals)."""
-    model = AllianceModel(params, replicate_ids=np.arange(start, stop), seed=seed, months=months,
-                          collect=False, switched_off=tuple(switched_off))
+    ``switched_off``: terms of ``step.TERM`` left out (knock-out counterfactuals); ``posterior``: each
+    replicate's parameters are its particle's (``alliance_sim.posterior``)."""
+    ids = np.arange(start, stop)
+    batch = None
+    if posterior is not None:
+        from alliance_sim.posterior import compile_replicates
+
+        batch = compile_replicates(params, posterior, seed, ids, months)
+    model = AllianceModel(params, replicate_ids=ids, seed=seed, months=months, collect=False,
+                          switched_off=tuple(switched_off), compiled=batch)
     c = model.compiled
     acc = SummaryAccumulator(c)
     kept = np.arange(start, min(stop, keep))
@@ -119,8 +127,9 @@ class _Merger:
 def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int | None = None,
                  months: int | None = None, chunk_size: int = 10_000, keep_trajectories: int = 1000,
                  workers: int = 1, progress: Progress | None = None, client=None,
-                 switched_off: tuple[str, ...] = ()) -> EnsembleOutput:
-    """Run the scenario ``params`` as an ensemble (with the terms ``switched_off`` left out, if any).
+                 switched_off: tuple[str, ...] = (), posterior=None) -> EnsembleOutput:
+    """Run the scenario ``params`` as an ensemble (with the terms ``switched_off`` left out, if any; with
+    each replicate's parameters drawn from ``posterior``, a ``posterior.Posterior``, if given).
 
     ``workers`` > 1 spreads chunks over a local process pool; ``client`` (a ``dask.distributed``
     Client) spreads them over a dask cluster.  Results are identical either way.
@@ -135,6 +144,10 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
     if chunk_size < 1:
         raise ValueError(f"chunk_size: must be at least 1, got {chunk_size}")
     compiled = compile_parameters(params, T)
+    if posterior is not None:
+        from alliance_sim.posterior import check_posterior
+
+        check_posterior(params, posterior)
     bounds = chunk_bounds(R, chunk_size)
     keep = min(keep_trajectories, R)
     total_work = R * T
@@ -150,7 +163,8 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
     if client is not None:
         futures = client.map(run_chunk, [params] * len(bounds), [a for a, _ in bounds],
                              [b for _, b in bounds], [seed] * len(bounds), [T] * len(bounds),
-                             [keep] * len(bounds), pure=False, switched_off=tuple(switched_off))
+                             [keep] * len(bounds), pure=False, switched_off=tuple(switched_off),
+                             posterior=posterior)
         from dask.distributed import as_completed as dask_completed
 
         for fut in dask_completed(futures, loop=client.loop):
@@ -167,7 +181,7 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
                 while todo and len(running) < 2 * n_proc:  # a bounded window keeps memory bounded
                     a, b = todo.pop(0)
                     running.add(pool.submit(run_chunk, params, a, b, seed, T, keep,
-                                            switched_off=tuple(switched_off)))
+                                            switched_off=tuple(switched_off), posterior=posterior))
                 done_now, running = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done_now:
                     r = fut.result()
@@ -175,7 +189,8 @@ def run_ensemble(params: Parameters, *, replicates: int | None = None, seed: int
                     tick((r.stop - r.start) * T)
     else:
         for a, b in bounds:
-            merger.add(run_chunk(params, a, b, seed, T, keep, progress=tick, switched_off=tuple(switched_off)))
+            merger.add(run_chunk(params, a, b, seed, T, keep, progress=tick, switched_off=tuple(switched_off),
+                                 posterior=posterior))
     wall = time.perf_counter() - t0
     return merger.output(params, compiled, seed, R, wall, chunk_size, workers)
 

@@ -52,7 +52,7 @@ def _same(values) -> bool:
     return all(v == first for v in values[1:])
 
 
-def _block(name: str, blocks: list[BaseModel], rows: int) -> object:
+def _block(name: str, blocks: list[BaseModel], spread) -> object:
     """The points' values of one parameter block, per row where they differ."""
     if all(b == blocks[0] for b in blocks[1:]):
         return blocks[0]
@@ -64,14 +64,25 @@ def _block(name: str, blocks: list[BaseModel], rows: int) -> object:
         elif field_name in _STRUCTURAL_FIELDS.get(name, set()) or not isinstance(values[0], (int, float)):
             raise StructureMismatch(f"{name}.{field_name} differs between points and changes the model's structure")
         else:
-            ns[field_name] = np.repeat(np.asarray(values, dtype=np.float64), rows)[:, None]
+            ns[field_name] = spread(np.asarray(values, dtype=np.float64), 0)[:, None]
     return SimpleNamespace(**ns)
 
 
-def compile_batch(points: list[Parameters], rows_per_point: int, months: int | None = None) -> Compiled:
-    """One ``Compiled`` for all ``points``, each repeated over ``rows_per_point`` rows."""
+def compile_batch(points: list[Parameters], rows_per_point: int, months: int | None = None, *,
+                  index=None) -> Compiled:
+    """One ``Compiled`` for all ``points``, each repeated over ``rows_per_point`` rows — or, with ``index``
+    (one point number per row), row r carrying point ``index[r]`` (a posterior ensemble: replicate r's
+    particle)."""
     if not points:
         raise ValueError("compile_batch needs at least one point")
+    if index is None:
+        def spread(arr, axis):
+            return np.repeat(arr, rows_per_point, axis=axis)
+    else:
+        index = np.asarray(index, dtype=np.int64)
+
+        def spread(arr, axis):
+            return np.take(arr, index, axis=axis)
     compiled = [compile_parameters(p, months) for p in points]
     if len(compiled) == 1:
         return compiled[0]
@@ -85,13 +96,13 @@ def compile_batch(points: list[Parameters], rows_per_point: int, months: int | N
         if name == "event_marks" or _same(vals):
             values[name] = vals[0]
         elif name == "retention":
-            values[name] = np.repeat(np.asarray(vals, dtype=np.float64), rows_per_point).reshape(-1, 1, 1)
+            values[name] = spread(np.asarray(vals, dtype=np.float64), 0).reshape(-1, 1, 1)
         elif name in _TIME_INDEXED:
-            values[name] = np.repeat(np.stack(vals, axis=1), rows_per_point, axis=1)
+            values[name] = spread(np.stack(vals, axis=1), 1)
         elif name in _PER_ROW:
-            values[name] = np.repeat(np.stack(vals, axis=0), rows_per_point, axis=0)
+            values[name] = spread(np.stack(vals, axis=0), 0)
         else:
             raise StructureMismatch(f"'{name}' differs between points and changes the model's structure")
     for attr, block in _BLOCKS.items():
-        values[attr] = _block(block, [getattr(p, block) for p in points], rows_per_point)
+        values[attr] = _block(block, [getattr(p, block) for p in points], spread)
     return Compiled(params=first.params, **values)

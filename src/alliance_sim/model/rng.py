@@ -35,6 +35,7 @@ STREAM_DECISION_ADVERSARY = 7
 STREAM_ELECTION = 8
 STREAM_CITIZEN_INIT = 9
 STREAM_CITIZEN_NOISE = 10
+STREAM_POSTERIOR = 11  # which particle of a calibration's posterior a replicate's parameters are
 
 
 @register_jitable(inline="always")  # inlined where compiled: a call per draw would stop the lanes vectorising
