@@ -37,11 +37,12 @@ def to_dataset(out: EnsembleOutput, name: str = "") -> xr.Dataset:
     for spec in SERIES:
         dims = ("month",) + series_dims(spec)
         shape = series_shape(spec, c)
-        q = histogram_quantiles(acc.hist[spec.name], spec.lo, spec.hi)  # (Q, T, cols)
         mean = acc.sums[spec.name] / _FIXED / max(acc.n, 1)
-        q, mean = q.reshape((len(QUANTILES), T) + shape), mean.reshape((T,) + shape)
+        mean = mean.reshape((T,) + shape)
         attrs = {"units": spec.unit, "long_name": spec.description}
-        data[f"{spec.name}_q"] = (("quantile",) + dims, q, attrs)
+        if spec.bins:  # quantiles where the series keeps histograms
+            q = histogram_quantiles(acc.hist[spec.name], spec.lo, spec.hi)  # (Q, T, cols)
+            data[f"{spec.name}_q"] = (("quantile",) + dims, q.reshape((len(QUANTILES), T) + shape), attrs)
         data[f"{spec.name}_mean"] = (dims, mean, attrs)
         if spec.name in out.trajectories:
             tr = out.trajectories[spec.name]

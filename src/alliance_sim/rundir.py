@@ -164,7 +164,8 @@ def _required_names() -> tuple[set[str], set[str]]:
     # the observation model's shares and the driver attribution are newer than some results files; plots and
     # tables draw them only where present
     optional = {"favourable_us", "favourable_china", "alignment_driver", "tie_driver"}
-    names = {f"{s.name}_{k}" for s in SERIES if s.name not in optional for k in ("q", "mean")}
+    names = {f"{s.name}_{k}" for s in SERIES if s.name not in optional
+             for k in (("q", "mean") if s.bins else ("mean",))}
     names |= {f"{v}_freq" for v in DECISIONS}
     names |= {"p_crossed", "p_beijing_side", "first_cross_freq", "min_cohesion_q"}
     return names, {"month", "ally", "quantile", "first_cross_month"}

@@ -54,7 +54,8 @@ SERIES = (
     # Driver attribution (docs/model.md §8.1): the groups' shares add up to the change since the start month.
     Series("alignment_driver", ("ally", "driver"), -1, 1, 500, "alignment units",
            "Each driver group's share of the change of alignment since the start (the shares add up to it)"),
-    Series("tie_driver", ("pair", "driver"), -1, 1, 500, "tie units",
+    # means only (bins = 0): quantiles of every pair × group would double the summaries' memory
+    Series("tie_driver", ("pair", "driver"), -1, 1, 0, "tie units",
            "Each driver group's share of the change of the tie since the start (the shares add up to it)"),
     # The observation model (alliance_sim.observation): comparable to poll percentages.
     Series("favourable_us", "ally", 0, 1, 1000, "fraction of citizens",
@@ -212,7 +213,8 @@ class SummaryAccumulator:
         self.months = T
         self.n = 0
         self.columns = _columns(c)
-        self.hist = {s.name: np.zeros((T, self.columns[s.name], s.bins), dtype=np.int64) for s in SERIES}
+        # histograms (for quantiles) of the series that have bins; exact sums (for means) of every series
+        self.hist = {s.name: np.zeros((T, self.columns[s.name], s.bins), dtype=np.int64) for s in SERIES if s.bins}
         self.sums = {s.name: np.zeros((T, self.columns[s.name]), dtype=np.int64) for s in SERIES}
         A, D = c.n_allies, len(c.adversary_idx)
         self.decision_counts = {
@@ -236,7 +238,8 @@ class SummaryAccumulator:
             self._min_coh = np.full(R, np.inf)
         for spec in SERIES:
             v = series_values(spec.name, c, s)
-            self.hist[spec.name][t] += _histogram(v, spec.lo, spec.hi, spec.bins)
+            if spec.bins:
+                self.hist[spec.name][t] += _histogram(v, spec.lo, spec.hi, spec.bins)
             self.sums[spec.name][t] += _fixed_sum(v)
         for name, (_, opts) in DECISIONS.items():
             dv = decision_values(name, d)
@@ -263,6 +266,7 @@ class SummaryAccumulator:
         self.n += other.n
         for k in self.hist:
             self.hist[k] += other.hist[k]
+        for k in self.sums:
             self.sums[k] += other.sums[k]
         for k in self.decision_counts:
             self.decision_counts[k] += other.decision_counts[k]
