@@ -259,10 +259,9 @@ def run(
         R, S, T = resolve_run_arguments(sc.params, replicates, seed, months, chunk_size, workers, keep)
         post = None
         if posterior is not None:
-            from alliance_sim.posterior import check_posterior, load_posterior
+            from alliance_sim.posterior import load_posterior
 
-            post = load_posterior(posterior)
-            check_posterior(sc.params, post)
+            post = load_posterior(posterior)  # run_ensemble checks its particles before anything runs
         target = out if out is not None else default_out_dir(sc.name)
         check_out_dir(target)
         with contextlib.ExitStack() as stack:

@@ -124,6 +124,19 @@ def read_toml(path: Path, shown: str, what: str = "scenario") -> tuple[dict, str
     return data, text
 
 
+def read_spec_toml(path: str | Path, what: str, error: type[Exception], kind: str | None = None) -> dict:
+    """The parsed TOML of a sweep, policy-search or calibration file; a missing or unreadable file is a
+    one-line ``error`` ("<path>: no such <kind> file", or read_toml's message)."""
+    path = Path(path)
+    if not path.exists():
+        raise error(f"{path}: no such {kind or what} file")
+    try:
+        data, _ = read_toml(path, str(path), what=what)
+    except ScenarioError as exc:
+        raise error(str(exc)) from None
+    return data
+
+
 def _toml_error(exc: tomllib.TOMLDecodeError, text: str) -> str:
     msg = str(exc)
     lineno = getattr(exc, "lineno", None)

@@ -211,17 +211,9 @@ def parse_calibration(data: dict, where: str = "calibration") -> CalibrationSpec
 
 
 def read_calibration_file(path: str | Path) -> CalibrationSpec:
-    from alliance_sim.scenario_errors import ScenarioError
-    from alliance_sim.scenario_files import read_toml
+    from alliance_sim.scenario_files import read_spec_toml
 
-    path = Path(path)
-    if not path.exists():
-        raise CalibrationError(f"{path}: no such calibration file")
-    try:
-        data, _ = read_toml(path, str(path), what="calibration")
-    except ScenarioError as exc:
-        raise CalibrationError(str(exc)) from None
-    return parse_calibration(data, str(path))
+    return parse_calibration(read_spec_toml(path, "calibration", CalibrationError), str(path))
 
 
 # ------------------------------------------------------------------------------------ resolution

@@ -273,17 +273,9 @@ def parse_policy(data: dict, where: str = "policy") -> PolicySpec:
 
 def read_policy_file(path: str | Path) -> PolicySpec:
     """Read and validate a policy-search TOML file (structure only; ``make_problem`` checks the keys)."""
-    from alliance_sim.scenario_errors import ScenarioError
-    from alliance_sim.scenario_files import read_toml
+    from alliance_sim.scenario_files import read_spec_toml
 
-    path = Path(path)
-    if not path.exists():
-        raise PolicyError(f"{path}: no such policy-search file")
-    try:
-        data, _ = read_toml(path, str(path), what="policy search")
-    except ScenarioError as exc:
-        raise PolicyError(str(exc)) from None
-    return parse_policy(data, str(path))
+    return parse_policy(read_spec_toml(path, "policy search", PolicyError, kind="policy-search"), str(path))
 
 
 @dataclass

@@ -357,17 +357,9 @@ def parse_sweep(data: dict, where: str = "sweep") -> SweepSpec:
 def read_sweep_file(path: str | Path) -> SweepSpec:
     """Read and validate a sweep TOML file (structure only; see ``load_sweep`` for the base).  Bytes are
     decoded defensively: a binary or Latin-1 file is a one-line error, not a UnicodeDecodeError."""
-    from alliance_sim.scenario_errors import ScenarioError
-    from alliance_sim.scenario_files import read_toml
+    from alliance_sim.scenario_files import read_spec_toml
 
-    path = Path(path)
-    if not path.exists():
-        raise SweepError(f"{path}: no such sweep file")
-    try:
-        data, _ = read_toml(path, str(path), what="sweep")
-    except ScenarioError as exc:
-        raise SweepError(str(exc)) from None
-    return parse_sweep(data, str(path))
+    return parse_sweep(read_spec_toml(path, "sweep", SweepError), str(path))
 
 
 @dataclass
