@@ -183,10 +183,10 @@ def _ens_decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t, nW):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _ens_decide_ally(Z, Ly, sz, P, V, Dr, st, t, a, nW):
+def _ens_decide_ally(Z, Ly, sz, P, V, Dr, prow, sch, st, t, a, nW):
     W = np.empty((nW, LANES))
     for b in range(Z.shape[0]):
-        step.decide_ally(Z[b], Ly, sz, P[b], V[b], Dr[b], st, t, a, W)
+        step.decide_ally(Z[b], Ly, sz, P[b], V[b], Dr[b], prow[b], sch, st, t, a, W)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -255,7 +255,8 @@ class EnsembleSim:
 
     def decide_ally(self, a: int) -> np.ndarray:
         pk = self.packed
-        _ens_decide_ally(self.Z, pk.layout, pk.sz, self.P, self.V, self.Dr, pk.st, self.month, int(a), pk.scratch_rows)
+        _ens_decide_ally(self.Z, pk.layout, pk.sz, self.P, self.V, self.Dr, self.prow, pk.sch, pk.st, self.month,
+                         int(a), pk.scratch_rows)
         return self.field("ally_choice")[:, a].astype(np.int8)
 
     def decide_challenger(self) -> np.ndarray:

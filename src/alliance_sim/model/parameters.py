@@ -538,6 +538,24 @@ class Mechanisms(Strict):
     reliability_adjustment_rate: float = P(
         0.2, "1 / month", "assumption", "Fraction of the gap to target reliability closed each month.", ge=0, le=1
     )
+    trust_persistent_share: float = P(
+        0.3,
+        "fraction",
+        "reputation and hysteresis (Weisiger & Yarhi-Milo 2015, Revisiting Reputation, International "
+        "Organization 69(2); Jervis 1970): the value is an assumption, to be calibrated",
+        "Share of the worst recent loss of perceived reliability (logit units) that outlasts the shock: after "
+        "tariffs or demands are lifted, trust returns only to the start minus this scar. 0: no memory.",
+        ge=0,
+        le=1,
+    )
+    trust_heal_rate: float = P(
+        0.028,
+        "1 / month",
+        "assumption: a half-life of about two years (a US presidential term's second half), to be calibrated",
+        "Fraction of the remembered loss of trust that heals each month.",
+        ge=0,
+        le=1,
+    )
     reliability_tariff_sensitivity: float = P(
         0.3, "logit per pp of GDP", "assumption", "Fall in perceived reliability per point of GDP taxed.", ge=0, le=20
     )
@@ -739,6 +757,18 @@ class AllyPolicy(Strict):
     )
     concede_stance_weight: float = P(
         0.8, "utility per stance", "assumption", "Hawkish (pro-patron) leaders concede more readily.", ge=0, le=20
+    )
+    concede_expected_relief_weight: float = P(
+        4.0,
+        "utility per pp GDP of expected relief",
+        "forward-looking bargaining (Drezner 1999, The Sanctions Paradox; Schelling 1966, compellence); 4 gives "
+        "South Korea a concession in 21 % of the months of present_2026 (observed: 4 concessions in the 23 "
+        "months Jan 2025-Nov 2026, data/observed/decisions.csv; 0 gives 10 %)",
+        "A concession is weighed by the relief it is expected to buy: the rise in the patron's chance of relief "
+        "that conceding brings (the ally forecasts it with the patron's own rule) times the tariff pain above "
+        "the start. 0 gives the myopic ally.",
+        ge=0,
+        le=20,
     )
     hedge_base_utility: float = P(
         -3.0,

@@ -63,7 +63,7 @@ TERM = IntEnum("TERM", [
     "trade_diversion", "market_access", "coercion_threat", "reliability_drift", "reassurance",
     "citizen_conformity", "citizen_anchor", "citizen_noise", "tariff_nationalism", "threat_rally",
     "coercion_backlash", "inducement_appeal", "elections", "leader_events", "threat_events", "quasi_alliance",
-    "tie_events",
+    "tie_events", "concession_relief", "trust_memory",
 ], start=0)
 
 # The structure of the model (actor indices, which sources are actors, group sensitivities, modes …).
@@ -246,6 +246,20 @@ def reliability_target(latent0, pain, pain0, gap, gap0, tariff_sensitivity, dema
 
 
 @term
+def trust_scar_update(scar, heal_rate, persistent_share, latent0, target):
+    """Memory of a breach of trust (logit units): a share of the current loss ℓ_0 − ℓ* is kept, and what is kept
+    heals at ``heal_rate`` per month; the larger of the two, so the worst recent loss is what is remembered."""
+    return max((1.0 - heal_rate) * scar, persistent_share * max(latent0 - target, 0.0))
+
+
+@term
+def remembered_reliability_target(target, latent0, scar):
+    """The reliability target once the scar is counted: the scar binds only where it exceeds today's loss, so it
+    adds nothing while a shock lasts and keeps trust below the start after the shock is lifted (hysteresis)."""
+    return target - max(scar - max(latent0 - target, 0.0), 0.0)
+
+
+@term
 def logistic(x):
     return 1.0 / (1.0 + fastmath.exp(-x))
 
@@ -268,6 +282,51 @@ def leader_stance(orientation, public, latitude):
 def p_hawk(weight, public):
     """Probability that an election brings a hawk: logistic(weight · public stance)."""
     return 1.0 / (1.0 + fastmath.exp(-weight * public))
+
+
+# ================================================================================ terms: bargaining
+@term
+def patron_utilities(P, Z, Ly, a, m, country, conceded, retaliated, bonus):
+    """The patron's (escalate, relieve, raise_demand) utilities toward ally ``a`` (hold is 0), given whether the
+    ally conceded or retaliated last: the one statement of the rule that decide_patron acts on and the ally's
+    forecast of it reads.  An option that cannot be taken (escalation at the cap, relief of a zero tariff) is
+    NEG."""
+    offset = Z[Ly.tariff_offset + a, m]
+    u1 = (P[F.escalate_base_utility, m] + P[F.escalate_gap_weight, m] * Z[Ly.gap + a, m]
+          + P[F.escalate_retaliation_weight, m] * retaliated)
+    u1 = NEG if offset >= P[F.max_tariff_offset, m] - TINY else u1
+    u2 = P[F.relief_base_utility, m] + P[F.relief_concession_weight, m] * conceded + bonus
+    u2 = NEG if country <= TINY else u2
+    u3 = P[F.raise_demand_base_utility, m] + P[F.raise_demand_concession_weight, m] * conceded
+    return u1, u2, u3
+
+
+@term
+def patron_country_rate(Z, Ly, sch, prow, t, a, m):
+    """The country tariff in force on ally ``a``: the schedule plus the patron's own offset, in [0, 2]."""
+    return min(max(sch.country_rate[srow(sch.varies, 0, prow[m]), t, a] + Z[Ly.tariff_offset + a, m], 0.0), 2.0)
+
+
+@term
+def chip_relief_bonus(Z, Ly, V, a, m):
+    """The extra appeal of relief while a played bargaining chip's bonus months last."""
+    return V[VEC.chip_bonus, a, m] * (1.0 if Z[Ly.bonus_left + a, m] > 0 else 0.0)
+
+
+@term
+def relief_probability(u_escalate, u_relief, u_raise):
+    """The patron's chance of choosing relief under its logit rule (hold has utility 0)."""
+    top = max(max(0.0, u_escalate), max(u_relief, u_raise))
+    e0, e1 = fastmath.exp(-top), fastmath.exp(u_escalate - top)
+    e2, e3 = fastmath.exp(u_relief - top), fastmath.exp(u_raise - top)
+    return e2 / (e0 + e1 + e2 + e3)
+
+
+@term
+def expected_concession_relief(weight, p_relief_if_conceded, p_relief_otherwise, pain_at_stake):
+    """Forward-looking bargaining: a concession is worth the rise in the chance of tariff relief it buys, times
+    the tariff pain (pp of GDP above the start) that relief would lift."""
+    return weight * max(p_relief_if_conceded - p_relief_otherwise, 0.0) * pain_at_stake
 
 
 # ================================================================================ helpers
@@ -521,6 +580,7 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st, W):
             rel0 = V[VEC.reliability0, a, m]
             Z[Ly.latent0 + a, m] = math.log(rel0 / (1.0 - rel0))
             Z[Ly.latent + a, m] = Z[Ly.latent0 + a, m]
+            Z[Ly.trust_scar + a, m] = 0.0
             Z[Ly.exports_us + a, m] = V[VEC.share_us0, a, m]
             Z[Ly.exports_cn + a, m] = V[VEC.share_cn0, a, m]
             Z[Ly.orientation + a, m] = V[VEC.orientation0, a, m]
@@ -612,38 +672,44 @@ def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t, W):
                 Z[Ly.us_choice + a, m] = US_HOLD
             continue
         for m in range(L):
-            offset = Z[Ly.tariff_offset + a, m]
-            country = min(max(sch.country_rate[srow(sch.varies, 0, prow[m]), t, a] + offset, 0.0), 2.0)
             last = Z[Ly.ally_last + a, m]
             conceded = 1.0 if (last == ALLY_CONCEDE or last == ALLY_CHIP) else 0.0
             retaliated = 1.0 if last == ALLY_RETALIATE else 0.0
+            u1, u2, u3 = patron_utilities(P, Z, Ly, a, m, patron_country_rate(Z, Ly, sch, prow, t, a, m), conceded,
+                                          retaliated, chip_relief_bonus(Z, Ly, V, a, m))
             U[0, m] = 0.0
-            u1 = (P[F.escalate_base_utility, m] + P[F.escalate_gap_weight, m] * Z[Ly.gap + a, m]
-                  + P[F.escalate_retaliation_weight, m] * retaliated)
-            U[1, m] = NEG if offset >= P[F.max_tariff_offset, m] - TINY else u1
-            u2 = (P[F.relief_base_utility, m] + P[F.relief_concession_weight, m] * conceded
-                  + V[VEC.chip_bonus, a, m] * (1.0 if Z[Ly.bonus_left + a, m] > 0 else 0.0))
-            U[2, m] = NEG if country <= TINY else u2
-            U[3, m] = P[F.raise_demand_base_utility, m] + P[F.raise_demand_concession_weight, m] * conceded
+            U[1, m] = u1
+            U[2, m] = u2
+            U[3, m] = u3
         logit_choices(U, 4, Dr, a, Z, Ly.us_choice + a, W[4:])
 
 
 @phase
-def decide_ally(Z, Ly, sz, P, V, Dr, st, t, a, W):
-    """Ally a's choice: hold / concede / hedge / retaliate / play its bargaining chip."""
+def decide_ally(Z, Ly, sz, P, V, Dr, prow, sch, st, t, a, W):
+    """Ally a's choice: hold / concede / hedge / retaliate / play its bargaining chip.  A concession is also
+    weighed by the relief the ally expects it to buy: it forecasts the patron's answer next month with the
+    patron's own rule, as if it conceded and as if it held."""
     A, L = sz.A, LANES
     U = W[0:5]
     chip_ok0 = st.chip[a] and t >= st.chip_from[a]
     i = st.ai[a]
+    on = st.on
     for m in range(L):
         pain_rise = max(Z[Ly.pain + a, m] - Z[Ly.pain0 + a, m], 0.0)
         chip_ok = chip_ok0 and Z[Ly.chip_used + a, m] == 0.0
         th = Z[Ly.threat + i, m]
         rel = Z[Ly.reliability + a, m]
         stance = Z[Ly.stance + a, m]
+        country = patron_country_rate(Z, Ly, sch, prow, t, a, m)
+        bonus = chip_relief_bonus(Z, Ly, V, a, m)
+        e1, r1, d1 = patron_utilities(P, Z, Ly, a, m, country, 1.0, 0.0, bonus)
+        e0, r0, d0 = patron_utilities(P, Z, Ly, a, m, country, 0.0, 0.0, bonus)
+        relief = on[TERM.concession_relief] * expected_concession_relief(
+            P[F.concede_expected_relief_weight, m], relief_probability(e1, r1, d1), relief_probability(e0, r0, d0),
+            pain_rise)
         U[0, m] = 0.0
         U[1, m] = (P[F.concede_base_utility, m] + P[F.concede_protection_weight, m] * th * rel
-                   + P[F.concede_pain_weight, m] * pain_rise + P[F.concede_stance_weight, m] * stance)
+                   + P[F.concede_pain_weight, m] * pain_rise + P[F.concede_stance_weight, m] * stance + relief)
         U[2, m] = (P[F.hedge_base_utility, m] + P[F.hedge_unreliability_weight, m] * (1.0 - rel)
                    - P[F.hedge_stance_weight, m] * stance + P[F.hedge_pain_weight, m] * pain_rise)
         U[3, m] = (P[F.retaliate_base_utility, m] + P[F.retaliate_pain_weight, m] * pain_rise
@@ -695,7 +761,7 @@ def decide_all(Z, Ly, sz, P, V, Dr, prow, sch, st, t, W):
     """Every agent's choice from the state at month t (what the Mesa agents do one by one)."""
     decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t, W)
     for a in range(sz.A):
-        decide_ally(Z, Ly, sz, P, V, Dr, st, t, a, W)
+        decide_ally(Z, Ly, sz, P, V, Dr, prow, sch, st, t, a, W)
     decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t, W)
     for d in range(sz.D):
         decide_adversary(Z, Ly, sz, P, Dr, t, d, W)
@@ -848,6 +914,11 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
             target = reliability_target(Z[Ly.latent0 + a, m], pain, Z[Ly.pain0 + a, m], gap, Z[Ly.gap0 + a, m],
                                         P[F.reliability_tariff_sensitivity, m],
                                         P[F.reliability_demand_sensitivity, m])
+            latent0 = Z[Ly.latent0 + a, m]
+            scar = on[TERM.trust_memory] * trust_scar_update(
+                Z[Ly.trust_scar + a, m], P[F.trust_heal_rate, m], P[F.trust_persistent_share, m], latent0, target)
+            Z[Ly.trust_scar + a, m] = scar
+            target = remembered_reliability_target(target, latent0, scar)
             latent = Z[Ly.latent + a, m]
             latent = (latent + on[TERM.reliability_drift] * P[F.reliability_adjustment_rate, m] * (target - latent)
                       + on[TERM.reassurance] * sch.ev_reassure[srow(vs, 3, prow[m]), t, a])

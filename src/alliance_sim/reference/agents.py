@@ -55,6 +55,28 @@ class CountryAgent(mesa.Agent):
         return float(rng.uniform_column(self.model.keys, self.model.month, stream, index)[0])
 
 
+def patron_utilities(pol, ally, month: int, conceded: bool, retaliated: bool) -> list[float]:
+    """The patron's utilities toward ``ally`` (hold, escalate, relieve, raise demand): what the patron acts on
+    and what a forward-looking ally forecasts."""
+    escalate = (pol.escalate_base_utility + pol.escalate_gap_weight * ally.gap
+                + pol.escalate_retaliation_weight * retaliated)
+    if ally.tariff_offset >= pol.max_tariff_offset - 1e-12:
+        escalate = NEG
+    relieve = (pol.relief_base_utility + pol.relief_concession_weight * conceded
+               + ally.chip_bonus * (ally.bonus_left > 0))
+    if ally.country_rate(month, ally.tariff_offset) <= 1e-12:
+        relieve = NEG
+    demand = pol.raise_demand_base_utility + pol.raise_demand_concession_weight * conceded
+    return [0.0, escalate, relieve, demand]
+
+
+def relief_chance(utilities: list[float]) -> float:
+    """Softmax probability of the relief option."""
+    top = max(utilities)
+    w = [math.exp(u - top) for u in utilities]
+    return w[2] / sum(w)
+
+
 class PatronAgent(CountryAgent):
     """The United States: per ally, hold / escalate tariffs / relieve them / raise the defence demand."""
 
@@ -70,17 +92,7 @@ class PatronAgent(CountryAgent):
         for ally in m.ally_agents:
             conceded = ally.last_decision in ("concede", "play_chip")
             retaliated = ally.last_decision == "retaliate"
-            country = ally.country_rate(m.month, ally.tariff_offset)
-            escalate = (pol.escalate_base_utility + pol.escalate_gap_weight * ally.gap
-                        + pol.escalate_retaliation_weight * retaliated)
-            if ally.tariff_offset >= pol.max_tariff_offset - 1e-12:
-                escalate = NEG
-            relieve = (pol.relief_base_utility + pol.relief_concession_weight * conceded
-                       + ally.chip_bonus * (ally.bonus_left > 0))
-            if country <= 1e-12:
-                relieve = NEG
-            demand = pol.raise_demand_base_utility + pol.raise_demand_concession_weight * conceded
-            k = logit_choice([0.0, escalate, relieve, demand], float(us[ally.position]))
+            k = logit_choice(patron_utilities(pol, ally, m.month, conceded, retaliated), float(us[ally.position]))
             choices[ally.name] = US_OPTIONS[k]
         return choices
 
@@ -149,6 +161,7 @@ class AllyAgent(CountryAgent):
         self.demand_offset = 0.0
         self.effort = self.defense0
         self.latent = _logit(float(c.reliability0[a]))
+        self.trust_scar = 0.0
         self.exports_us, self.exports_cn = self.share_us0, self.share_cn0
         self.orientation = float(c.orientation0[a])
         self.chip_used, self.bonus_left = False, 0
@@ -202,6 +215,11 @@ class AllyAgent(CountryAgent):
         rel, threat, stance = self.reliability, self.threat, self.stance
         concede = (pol.concede_base_utility + pol.concede_protection_weight * threat * rel
                    + pol.concede_pain_weight * pain_rise + pol.concede_stance_weight * stance)
+        # Forward-looking: the relief a concession is expected to buy, forecast with the patron's rule.
+        upol = m.params.us_policy
+        gain = (relief_chance(patron_utilities(upol, self, m.month, True, False))
+                - relief_chance(patron_utilities(upol, self, m.month, False, False)))
+        concede += pol.concede_expected_relief_weight * max(gain, 0.0) * pain_rise
         hedge = (pol.hedge_base_utility + pol.hedge_unreliability_weight * (1.0 - rel)
                  - pol.hedge_stance_weight * stance + pol.hedge_pain_weight * pain_rise)
         retaliate = (pol.retaliate_base_utility + pol.retaliate_pain_weight * pain_rise

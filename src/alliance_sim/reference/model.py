@@ -234,8 +234,13 @@ class ReferenceModel(mesa.Model):
             # Reliability (fear of abandonment) moves toward what tariffs and demands say.
             pain = 100.0 * ally.exports_to_gdp * ally.exports_us * ally.tariff
             gap = max(ally.demand - ally.effort, 0.0)
-            target = (_logit(float(c.reliability0[a])) - m.reliability_tariff_sensitivity * (pain - ally.pain0)
+            latent0 = _logit(float(c.reliability0[a]))
+            target = (latent0 - m.reliability_tariff_sensitivity * (pain - ally.pain0)
                       - m.reliability_demand_sensitivity * (gap - ally.gap0))
+            # Memory: part of the worst recent loss of trust stays, healing slowly; it binds once the shock eases.
+            loss = max(latent0 - target, 0.0)
+            ally.trust_scar = max((1.0 - m.trust_heal_rate) * ally.trust_scar, m.trust_persistent_share * loss)
+            target -= max(ally.trust_scar - loss, 0.0)
             ally.latent = (ally.latent + m.reliability_adjustment_rate * (target - ally.latent)
                            + float(c.ev_reassure[t, a]))
             self._move_public(t, ally, old_tariff[ally.name], old_threat[ally.name], old_threat_ch[ally.name],
