@@ -65,3 +65,41 @@ def test_expecting_relief_makes_korea_concede_more_and_stay_closer_to_washington
     n = len(dc)
     assert dc.mean() > 5 * dc.std(ddof=1) / np.sqrt(n) and dc.mean() > 1.0
     assert da.mean() > 5 * da.std(ddof=1) / np.sqrt(n) and da.mean() > 0.01
+
+
+# ------------------------------------------------------------------------------ accommodating Beijing
+def test_accommodation_is_likelier_under_coercion_with_dependence_and_a_dovish_leader():
+    from alliance_sim.model.step import accommodation_utility
+
+    base = accommodation_utility(-5.0, 3.0, 0.0, 3.0, 0.2, 1.0, 0.3)
+    assert base == pytest.approx(-5.0 + 0.6 - 0.3)
+    assert accommodation_utility(-5.0, 3.0, 1.0, 3.0, 0.2, 1.0, 0.3) == pytest.approx(base + 3.0)  # coerced
+    assert accommodation_utility(-5.0, 3.0, 0.0, 3.0, 0.4, 1.0, 0.3) > base  # more dependent on China
+    assert accommodation_utility(-5.0, 3.0, 0.0, 3.0, 0.2, 1.0, -0.3) > base  # a conciliatory leader
+
+
+def _china_coercion(switched_off=(), replicates=320, months=24):
+    """Per replicate: months China coerced Korea and months Korea accommodated, under frequent coercion."""
+    p = load_scenario("tariff_shock_2025").params.model_copy(deep=True)
+    p.china_policy.mode = "behavioural"
+    p.china_policy.coerce_base_utility = -1.5
+    p.ally_policy.accommodate_base_utility = -3.5
+    m = AllianceModel(p, replicate_ids=np.arange(replicates), months=months, collect=False, attribution=False,
+                      switched_off=switched_off)
+    kor = m.compiled.allies.index("KOR")
+    coerced, accommodated = np.zeros(replicates), np.zeros(replicates)
+    while not m.finished:
+        m.step()
+        coerced += m.last_decisions.china[:, kor] == 2
+        accommodated += m.last_decisions.ally[:, kor] == 5
+    return coerced, accommodated
+
+
+def test_an_accommodating_ally_is_spared_coercion():
+    """Common random numbers: with the relief term on, China coerces Korea less often than with it off (its
+    demand was met), by more than 5 standard errors; Korea does accommodate under coercion."""
+    on_c, on_a = _china_coercion()
+    off_c, _ = _china_coercion(switched_off=("accommodation_relief",))
+    d = on_c - off_c
+    assert on_a.mean() > 0.3  # accommodation happens under frequent coercion
+    assert d.mean() < -5 * d.std(ddof=1) / np.sqrt(len(d))

@@ -120,9 +120,18 @@ def retaliation_params() -> Parameters:
     return p
 
 
+def accommodation_params() -> Parameters:
+    """China coerces often and the allies accommodate it (rare under the defaults) every few months."""
+    p = _small(Parameters(), 8)
+    p.china_policy.mode = "behavioural"
+    p.china_policy.coerce_base_utility = -1.0
+    p.ally_policy.accommodate_base_utility = -1.5
+    return p
+
+
 SCENARIOS = {f.__name__.removesuffix("_params"): f for f in (
     default_params, aggregate_params, events_params, schedules_params, chip_elections_params,
-    adversary_params, scripted_policies_params, retaliation_params)}
+    adversary_params, scripted_policies_params, retaliation_params, accommodation_params)}
 
 
 def engine_records(params: Parameters, replicates: int, seed: int, months: int,
@@ -204,6 +213,8 @@ def test_scenarios_exercise_their_features():
     assert chip.get(("ally", "play_chip"), 0) > 0
     _, _, adv = compare(adversary_params(), replicates=2, months=24)
     assert adv.get(("adversary", "provoke"), 0) > 0 and adv.get(("adversary", "restrain"), 0) > 0
+    _, _, acc = compare(accommodation_params(), replicates=2, months=24)
+    assert acc.get(("ally", "accommodate"), 0) > 0 and acc.get(("challenger", "coerce"), 0) > 0
     _, _, events = compare(events_params(), replicates=1, months=12)
     assert events.get(("challenger", "coerce"), 0) >= 1 and events.get(("challenger", "induce"), 0) >= 1
 

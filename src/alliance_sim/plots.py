@@ -34,6 +34,7 @@ BEIJING_TEXT = "#a33a3a"
 OPTION_COLORS = {
     "escalate_tariff": "#d1495b", "relieve_tariff": "#66a182", "raise_demand": "#edae49",
     "concede": "#2b5c9e", "hedge": "#edae49", "retaliate": "#d1495b", "play_chip": "#7b4fa0",
+    "accommodate": "#a33a3a",
     "induce": "#66a182", "coerce": "#d1495b", "provoke": "#d1495b", "restrain": "#dddddd",
     "hold": "#eeeeee", "none": "#eeeeee",
 }

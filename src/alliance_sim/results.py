@@ -140,6 +140,8 @@ def observables_summary(ds: xr.Dataset) -> pd.DataFrame:
         freq = ds.ally_decision_freq.sel(ally=ally).mean("month")
         row["concede_rate"] = float(freq.sel(ally_option="concede"))
         row["hedge_rate"] = float(freq.sel(ally_option="hedge"))
+        if "accommodate" in freq.ally_option.values:  # results written before the option existed lack it
+            row["accommodate_rate"] = float(freq.sel(ally_option="accommodate"))
         rows.append(row)
     return pd.DataFrame(rows).set_index("ally")
 

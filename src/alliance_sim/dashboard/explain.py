@@ -20,6 +20,23 @@ Terms = dict[str, dict[str, np.ndarray]]  # option -> term name -> (R,) values
 BASE = "base appeal"
 
 
+def _relief_chance(c: Compiled, s, a: int, conceded: float) -> np.ndarray:
+    """The patron's chance of relief toward ally ``a`` under its rule (step.patron_utilities, hold is 0), had
+    the ally conceded (1) or held (0): what a forward-looking ally forecasts."""
+    pol = c.upol
+    offset = s.tariff_offset[:, a]
+    escalate = np.where(offset >= pol.max_tariff_offset - 1e-12, -np.inf,
+                        pol.escalate_base_utility + pol.escalate_gap_weight * s.gap[:, a])
+    country = np.clip(np.asarray(c.country_rate)[s.month, a] + offset, 0.0, 2.0)
+    relieve = np.where(country <= 1e-12, -np.inf,
+                       pol.relief_base_utility + pol.relief_concession_weight * conceded
+                       + float(np.asarray(c.chip_bonus)[..., a]) * (s.bonus_left[:, a] > 0))
+    demand = pol.raise_demand_base_utility + pol.raise_demand_concession_weight * conceded
+    u = np.stack([np.zeros_like(escalate), escalate, relieve, np.broadcast_to(demand, escalate.shape)], axis=1)
+    p = np.exp(u - u.max(axis=1, keepdims=True))
+    return p[:, 2] / p.sum(axis=1)
+
+
 def ally_terms(c: Compiled, s, a: int) -> Terms:
     """Utility terms of ally ``a``'s options (hold is 0), as in ``decisions.ally_utilities``."""
     pol = c.apol
@@ -27,11 +44,15 @@ def ally_terms(c: Compiled, s, a: int) -> Terms:
     rel = s.reliability[:, a]
     pain_rise = np.maximum(s.pain[:, a] - s.pain0[:, a], 0.0)
     stance = s.stance[:, a]
+    relief_gain = np.maximum(_relief_chance(c, s, a, 1.0) - _relief_chance(c, s, a, 0.0), 0.0)
+    other = 1.0 - c.share_us0[a] - c.share_cn0[a]
+    china_share = s.exports_cn[:, a] / (s.exports_us[:, a] + s.exports_cn[:, a] + other)
     terms: Terms = {
         "concede": {"base appeal": np.full_like(rel, pol.concede_base_utility),
                     "protection needed (threat × reliability)": pol.concede_protection_weight * threat * rel,
                     "tariff pain": pol.concede_pain_weight * pain_rise,
-                    "leader's stance": pol.concede_stance_weight * stance},
+                    "leader's stance": pol.concede_stance_weight * stance,
+                    "relief it expects to buy": pol.concede_expected_relief_weight * relief_gain * pain_rise},
         "hedge": {"base appeal": np.full_like(rel, pol.hedge_base_utility),
                   "doubts about Washington": pol.hedge_unreliability_weight * (1.0 - rel),
                   "leader's stance": -pol.hedge_stance_weight * stance,
@@ -39,6 +60,10 @@ def ally_terms(c: Compiled, s, a: int) -> Terms:
         "retaliate": {"base appeal": np.full_like(rel, pol.retaliate_base_utility),
                       "tariff pain": pol.retaliate_pain_weight * pain_rise,
                       "threat (needs Washington)": -pol.retaliate_threat_weight * threat},
+        "accommodate": {"base appeal": np.full_like(rel, pol.accommodate_base_utility),
+                        "China coerced last month": pol.accommodate_coercion_weight * (s.china_last[:, a] == 2),
+                        "exports going to China": pol.accommodate_dependence_weight * china_share,
+                        "leader's stance": -pol.accommodate_stance_weight * stance},
     }
     if c.chip[a]:
         chip_ok = ~s.chip_used[:, a] & (s.month >= c.chip_from[a])
@@ -79,7 +104,8 @@ def challenger_terms(c: Compiled, s, a: int) -> Terms:
         "coerce": {"base appeal": np.full_like(drift, pol.coerce_base_utility),
                    "ally drifting toward Washington": pol.coerce_drift_weight * np.maximum(drift, 0.0),
                    "ally firmly with Washington": pol.coerce_alignment_weight * np.maximum(s.alignment[:, a] - 0.5,
-                                                                                          0.0)},
+                                                                                          0.0),
+                   "ally accommodated Beijing": -pol.coerce_accommodation_weight * (s.ally_last[:, a] == 5)},
     }
 
 

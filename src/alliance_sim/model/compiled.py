@@ -26,7 +26,7 @@ GROUP_BACKLASH_SENSITIVITY = np.array([0.5, 1.0, 2.0, 1.0])
 GROUP_APPEAL_SENSITIVITY = np.array([2.0, 0.5, 0.2, 1.0])
 
 US_OPTIONS = ("hold", "escalate_tariff", "relieve_tariff", "raise_demand")
-ALLY_OPTIONS = ("hold", "concede", "hedge", "retaliate", "play_chip")
+ALLY_OPTIONS = ("hold", "concede", "hedge", "retaliate", "play_chip", "accommodate")
 CHINA_OPTIONS = ("none", "induce", "coerce")
 ADVERSARY_OPTIONS = ("restrain", "provoke")
 

@@ -104,9 +104,9 @@ def make_layout(sz: Sizes) -> Layout:
 
 def scratch_rows(sz: Sizes, groups: int) -> int:
     """Rows of the step's scratch buffer (× LANES), which a driver allocates once per call: the largest set of
-    temporaries one phase carves from it — the transition's; a decision needs 5 utilities + 5 + 3 rows for its
+    temporaries one phase carves from it — the transition's; a decision needs 6 utilities + 6 + 3 rows for its
     choice.  Each phase checks that it got enough (``step.check_scratch``) before writing."""
-    return max(transition_scratch_rows(sz, groups), 13, (1 + TIE_FORCE_GROUPS) * sz.n * sz.n)
+    return max(transition_scratch_rows(sz, groups), 15, (1 + TIE_FORCE_GROUPS) * sz.n * sz.n)
 
 
 @register_jitable

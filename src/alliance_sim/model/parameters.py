@@ -734,7 +734,7 @@ class PatronPolicy(Strict):
 
 
 class AllyPolicy(Strict):
-    """How allies choose: hold, concede, hedge, retaliate, or play a bargaining chip (logit)."""
+    """How allies choose: hold, concede, hedge, retaliate, play a bargaining chip, or accommodate Beijing (logit)."""
 
     concede_base_utility: float = P(
         -3.0,
@@ -811,6 +811,43 @@ class AllyPolicy(Strict):
         ge=0,
         le=20,
     )
+    accommodate_base_utility: float = P(
+        -5.0,
+        "logit utility",
+        "observed rarity: Korea's 'Three Nos' (Oct 2017) and the 2025 CHOD statement omitting China are the two "
+        "accommodations in data/observed/decisions.csv, 2016-2026; the value is an assumption",
+        "Appeal of accommodating Beijing (yielding to its security demands) before other terms.",
+        ge=-20,
+        le=20,
+    )
+    accommodate_coercion_weight: float = P(
+        3.0,
+        "utility",
+        "the Three Nos came after a year of China's THAAD sanctions (2016-17); the value is an assumption",
+        "Accommodation appeal in a month after China coerced the ally.",
+        ge=0,
+        le=20,
+    )
+    accommodate_dependence_weight: float = P(
+        3.0,
+        "utility per export share to China",
+        "Kastner 2016 (economic interdependence and accommodation); assumption",
+        "Accommodation appeal per unit of the ally's export share going to China.",
+        ge=0,
+        le=20,
+    )
+    accommodate_stance_weight: float = P(
+        1.0, "utility per stance", "assumption", "Hawkish (pro-patron) leaders accommodate Beijing less.", ge=0,
+        le=20,
+    )
+    accommodate_tie_impulse_china: float = P(
+        0.03, "tie units", "assumption", "Immediate rise of the tie with the challenger after accommodating it.",
+        ge=0, le=1,
+    )
+    accommodate_tie_impulse_us: float = P(
+        -0.03, "tie units", "assumption: Washington reads it as a concession to its rival",
+        "Immediate change of the tie with the patron after the ally accommodated the challenger.", ge=-1, le=0,
+    )
     concede_effort_step: float = P(0.1, "% of GDP", "assumption", "Defence effort added by a concession.", ge=0, le=2)
     concede_tie_impulse: float = P(
         0.04, "tie units", "assumption", "Immediate rise of the tie with the patron after a concession.", ge=0, le=1
@@ -848,6 +885,14 @@ class ChallengerPolicy(Strict):
         le=200,
     )
     induce_hedge_weight: float = P(1.0, "utility", "assumption", "After the ally hedged.", ge=0, le=20)
+    coerce_accommodation_weight: float = P(
+        3.0,
+        "utility",
+        "China eased the THAAD measures after the Three Nos (Oct-Nov 2017); the value is an assumption",
+        "Coercion appeal lost in the month after the ally accommodated Beijing (its demand was met).",
+        ge=0,
+        le=20,
+    )
     coerce_base_utility: float = P(
         -3.5,
         "logit utility",

@@ -51,7 +51,7 @@ TINY = 1e-12  # "at the cap" / "no tariff left" tolerance of the patron's option
 
 # Option indices of the four decision rules (names in compiled.*_OPTIONS).
 US_HOLD, US_ESCALATE, US_RELIEVE, US_RAISE_DEMAND = 0, 1, 2, 3
-ALLY_HOLD, ALLY_CONCEDE, ALLY_HEDGE, ALLY_RETALIATE, ALLY_CHIP = 0, 1, 2, 3, 4
+ALLY_HOLD, ALLY_CONCEDE, ALLY_HEDGE, ALLY_RETALIATE, ALLY_CHIP, ALLY_ACCOMMODATE = 0, 1, 2, 3, 4, 5
 CN_NONE, CN_INDUCE, CN_COERCE = 0, 1, 2
 ADV_RESTRAIN, ADV_PROVOKE = 0, 1
 
@@ -63,7 +63,7 @@ TERM = IntEnum("TERM", [
     "trade_diversion", "market_access", "coercion_threat", "reliability_drift", "reassurance",
     "citizen_conformity", "citizen_anchor", "citizen_noise", "tariff_nationalism", "threat_rally",
     "coercion_backlash", "inducement_appeal", "elections", "leader_events", "threat_events", "quasi_alliance",
-    "tie_events", "concession_relief", "trust_memory",
+    "tie_events", "concession_relief", "trust_memory", "accommodation_impulse", "accommodation_relief",
 ], start=0)
 
 # The structure of the model (actor indices, which sources are actors, group sensitivities, modes …).
@@ -299,6 +299,14 @@ def patron_utilities(P, Z, Ly, a, m, country, conceded, retaliated, bonus):
     u2 = NEG if country <= TINY else u2
     u3 = P[F.raise_demand_base_utility, m] + P[F.raise_demand_concession_weight, m] * conceded
     return u1, u2, u3
+
+
+@term
+def accommodation_utility(base, coercion_weight, coerced, dependence_weight, china_share, stance_weight, stance):
+    """Accommodating Beijing (yielding to its security demands, as Seoul's "Three Nos" of October 2017 under the
+    THAAD sanctions): likelier while China coerces, the more the ally sells to China, and under a conciliatory
+    leader.  Distinct from hedging, which diversifies toward Beijing without yielding to it."""
+    return base + coercion_weight * coerced + dependence_weight * china_share - stance_weight * stance
 
 
 @term
@@ -686,11 +694,12 @@ def decide_patron(Z, Ly, sz, P, V, Dr, prow, sch, st, t, W):
 
 @phase
 def decide_ally(Z, Ly, sz, P, V, Dr, prow, sch, st, t, a, W):
-    """Ally a's choice: hold / concede / hedge / retaliate / play its bargaining chip.  A concession is also
+    """Ally a's choice: hold / concede / hedge / retaliate / play its bargaining chip / accommodate Beijing
+    (yield to the challenger's security demands, likelier under its coercion).  A concession is also
     weighed by the relief the ally expects it to buy: it forecasts the patron's answer next month with the
     patron's own rule, as if it conceded and as if it held."""
     A, L = sz.A, LANES
-    U = W[0:5]
+    U = W[0:6]
     chip_ok0 = st.chip[a] and t >= st.chip_from[a]
     i = st.ai[a]
     on = st.on
@@ -715,13 +724,21 @@ def decide_ally(Z, Ly, sz, P, V, Dr, prow, sch, st, t, a, W):
         U[3, m] = (P[F.retaliate_base_utility, m] + P[F.retaliate_pain_weight, m] * pain_rise
                    - P[F.retaliate_threat_weight, m] * th)
         U[4, m] = V[VEC.chip_base, a, m] + V[VEC.chip_pain, a, m] * pain_rise if chip_ok else NEG
-    logit_choices(U, 5, Dr, A + a, Z, Ly.ally_choice + a, W[5:])
+        share = export_share(Z[Ly.exports_cn + a, m], Z[Ly.exports_us + a, m], Z[Ly.exports_cn + a, m],
+                             V[VEC.share_us0, a, m], V[VEC.share_cn0, a, m])
+        U[5, m] = accommodation_utility(P[F.accommodate_base_utility, m], P[F.accommodate_coercion_weight, m],
+                                        1.0 if Z[Ly.china_last + a, m] == CN_COERCE else 0.0,
+                                        P[F.accommodate_dependence_weight, m], share,
+                                        P[F.accommodate_stance_weight, m], stance)
+    logit_choices(U, 6, Dr, A + a, Z, Ly.ally_choice + a, W[6:])
 
 
 @phase
 def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t, W):
-    """The challenger's choice per ally: none / induce / coerce; scripted events force one."""
+    """The challenger's choice per ally: none / induce / coerce; scripted events force one.  An ally that
+    accommodated last month is spared coercion (its demands were met)."""
     A, L = sz.A, LANES
+    on = st.on
     U = W[0:3]
     for a in range(A):
         row = Ly.china_choice + a
@@ -732,8 +749,10 @@ def decide_challenger(Z, Ly, sz, P, Dr, prow, sch, st, t, W):
                 U[0, m] = 0.0
                 U[1, m] = (P[F.induce_base_utility, m] + P[F.induce_drift_weight, m] * max(-drift, 0.0)
                            + P[F.induce_hedge_weight, m] * (1.0 if Z[Ly.ally_last + a, m] == ALLY_HEDGE else 0.0))
+                accommodated = 1.0 if Z[Ly.ally_last + a, m] == ALLY_ACCOMMODATE else 0.0
                 U[2, m] = (P[F.coerce_base_utility, m] + P[F.coerce_drift_weight, m] * max(drift, 0.0)
-                           + P[F.coerce_alignment_weight, m] * max(align - 0.5, 0.0))
+                           + P[F.coerce_alignment_weight, m] * max(align - 0.5, 0.0)
+                           - on[TERM.accommodation_relief] * P[F.coerce_accommodation_weight, m] * accommodated)
             logit_choices(U, 3, Dr, 2 * A + a, Z, row, W[3:])
         else:
             for m in range(L):
@@ -1028,6 +1047,7 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
             hedg = 1.0 if al == ALLY_HEDGE else 0.0
             reta = 1.0 if al == ALLY_RETALIATE else 0.0
             chpd = 1.0 if al == ALLY_CHIP else 0.0
+            acco = 1.0 if al == ALLY_ACCOMMODATE else 0.0
             induced = 1.0 if cn == CN_INDUCE else 0.0
             coerced = 1.0 if cn == CN_COERCE else 0.0
             push = coercion_patron_push(P[F.coercion_intimidation, m], old_threat[i, m],
@@ -1035,9 +1055,11 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
             J[i * n + pat, m] += (on[TERM.concession_impulse] * P[F.concede_tie_impulse, m] * conc
                                   + on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_us, m] * hedg
                                   + on[TERM.retaliation_impulse] * P[F.retaliate_tie_impulse, m] * reta
-                                  + on[TERM.chip_impulse] * V[VEC.chip_tie, a, m] * chpd)
+                                  + on[TERM.chip_impulse] * V[VEC.chip_tie, a, m] * chpd
+                                  + on[TERM.accommodation_impulse] * P[F.accommodate_tie_impulse_us, m] * acco)
             Jc[i * n + pat, m] += on[TERM.coercion_push] * coerced * push
-            J[i * n + ch, m] += on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_china, m] * hedg
+            J[i * n + ch, m] += (on[TERM.hedge_impulse] * P[F.hedge_tie_impulse_china, m] * hedg
+                                 + on[TERM.accommodation_impulse] * P[F.accommodate_tie_impulse_china, m] * acco)
             Jc[i * n + ch, m] += (on[TERM.inducement_impulse] * P[F.inducement_tie_impulse, m] * induced
                                   + on[TERM.coercion_impulse] * P[F.coercion_tie_impulse, m] * coerced)
     p = 0

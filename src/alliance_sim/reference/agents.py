@@ -115,7 +115,8 @@ class ChallengerAgent(CountryAgent):
                 induce = (pol.induce_base_utility + pol.induce_drift_weight * max(-drift, 0.0)
                           + pol.induce_hedge_weight * (ally.last_decision == "hedge"))
                 coerce = (pol.coerce_base_utility + pol.coerce_drift_weight * max(drift, 0.0)
-                          + pol.coerce_alignment_weight * max(ally.alignment - 0.5, 0.0))
+                          + pol.coerce_alignment_weight * max(ally.alignment - 0.5, 0.0)
+                          - pol.coerce_accommodation_weight * (ally.last_decision == "accommodate"))
                 k = logit_choice([0.0, induce, coerce], float(us[ally.position]))
             if c.ev_induce[m.month, ally.position]:  # scripted events force the choice
                 k = 1
@@ -227,8 +228,12 @@ class AllyAgent(CountryAgent):
         chip = NEG
         if self.chip and not self.chip_used and m.month >= c.chip_from[a]:
             chip = float(c.chip_base[a]) + float(c.chip_pain[a]) * pain_rise
+        # Accommodating Beijing: under its coercion, with dependence on its market, for conciliatory leaders.
+        accommodate = (pol.accommodate_base_utility + pol.accommodate_coercion_weight * (self.china_last == "coerce")
+                       + pol.accommodate_dependence_weight * self.china_share()
+                       - pol.accommodate_stance_weight * stance)
         u = self.draw(rng.STREAM_DECISION_ALLY, a)
-        return ALLY_OPTIONS[logit_choice([0.0, concede, hedge, retaliate, chip], u)]
+        return ALLY_OPTIONS[logit_choice([0.0, concede, hedge, retaliate, chip, accommodate], u)]
 
 
 class CitizenAgent(mesa.Agent):

@@ -327,9 +327,12 @@ class ReferenceModel(mesa.Model):
             impulse[i][pat] = impulse[pat][i] = (
                 apol.concede_tie_impulse * (choice == "concede") + apol.hedge_tie_impulse_us * (choice == "hedge")
                 + apol.retaliate_tie_impulse * (choice == "retaliate")
-                + float(c.chip_tie[ally.position]) * (choice == "play_chip") + (cn == "coerce") * push)
+                + float(c.chip_tie[ally.position]) * (choice == "play_chip")
+                + apol.accommodate_tie_impulse_us * (choice == "accommodate") + (cn == "coerce") * push)
             impulse[i][ch] = impulse[ch][i] = (
-                apol.hedge_tie_impulse_china * (choice == "hedge") + cpol.inducement_tie_impulse * (cn == "induce")
+                apol.hedge_tie_impulse_china * (choice == "hedge")
+                + apol.accommodate_tie_impulse_china * (choice == "accommodate")
+                + cpol.inducement_tie_impulse * (cn == "induce")
                 + cpol.coercion_tie_impulse * (cn == "coerce"))
         for i in range(n):  # direct events between two actors (a dispute, export controls, a summit)
             for j in range(n):
