@@ -88,6 +88,8 @@ def _quiet_params(citizens: int = 0) -> Parameters:
     ap.concede_base_utility = ap.hedge_base_utility = ap.retaliate_base_utility = -20.0
     ap.concede_stance_weight = ap.hedge_stance_weight = 0.0
     ap.concede_protection_weight = ap.hedge_unreliability_weight = 0.0
+    ap.accommodate_base_utility = -20.0
+    ap.accommodate_dependence_weight = ap.accommodate_stance_weight = 0.0
     return p
 
 
@@ -882,6 +884,9 @@ def test_logit_choice_follows_softmax_and_never_picks_unavailable():
 def _ally_world(R=8000, chip=None, **policy):
     p = Parameters()
     p.population.size_per_ally = 0
+    # The relief a concession is expected to buy is tested in test_bargaining.py: off here, so the
+    # utilities below are the myopic ones of docs/model.md §7.4.
+    policy.setdefault("concede_expected_relief_weight", 0.0)
     for k, v in policy.items():
         setattr(p.ally_policy, k, v)
     if chip is not None:
@@ -900,15 +905,20 @@ def _ally_state(sim, threat=0.0, rel=0.7, pain_rise=0.0, stance=0.0, chip_used=0
     return sim.decide_ally(KOR_A)
 
 
-def _ally_probs(pol, threat, rel, pain_rise, stance, chip_u=step.NEG):
-    """Choice probabilities of docs/model.md's ally utilities (hold is the reference option, utility 0)."""
+def _ally_probs(pol, threat, rel, pain_rise, stance, chip_u=step.NEG, china_share=None):
+    """Choice probabilities of docs/model.md's ally utilities (hold is the reference option, utility 0);
+    Korea uncoerced last month, selling ``china_share`` (default: its start share) of its exports to China."""
+    if china_share is None:
+        china_share = Parameters().actors["KOR"].export_share_china
     u = [0.0,
          pol.concede_base_utility + pol.concede_protection_weight * threat * rel
          + pol.concede_pain_weight * pain_rise + pol.concede_stance_weight * stance,
          pol.hedge_base_utility + pol.hedge_unreliability_weight * (1 - rel) - pol.hedge_stance_weight * stance
          + pol.hedge_pain_weight * pain_rise,
          pol.retaliate_base_utility + pol.retaliate_pain_weight * pain_rise - pol.retaliate_threat_weight * threat,
-         chip_u]
+         chip_u,
+         pol.accommodate_base_utility + pol.accommodate_dependence_weight * china_share
+         - pol.accommodate_stance_weight * stance]
     return softmax(np.array(u))
 
 

@@ -33,7 +33,8 @@ KNOCKOUT_TERMS: dict[str, tuple[str, ...]] = {
     "domestic_politics": ("leader_pull",),
     "balance": ("balance",),
     "china": ("inducement_impulse", "coercion_impulse", "coercion_push"),
-    "ally_choices": ("concession_impulse", "hedge_impulse", "retaliation_impulse", "chip_impulse"),
+    "ally_choices": ("concession_impulse", "hedge_impulse", "retaliation_impulse", "chip_impulse",
+                     "accommodation_impulse"),
     "direct_events": ("tie_events",),
     "noise": ("tie_noise",),
 }
