@@ -596,6 +596,84 @@ def dashboard(
     _guarded(body)
 
 
+@app.command()
+def landscape(
+    data_dir: Annotated[Path | None, typer.Argument(
+        help="A folder with actors.csv and propensity.csv (default: the shipped Syria 2016 inputs).",
+        show_default=False)] = None,
+    step: Annotated[float, typer.Option("--step", help="Step of the balance dynamics.")] = 0.1,
+    unsized: Annotated[bool, typer.Option("--unsized", help="Balance dynamics with equal weights for "
+                                          "third parties instead of their strengths.")] = False,
+    perturbed: Annotated[int, typer.Option("--perturbed", help="Also rerun the dynamics this many times "
+                                           "from noisy initial ties.")] = 0,
+    noise: Annotated[float, typer.Option("--noise", help="Standard deviation of that noise.")] = 0.25,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of that noise.")] = 0,
+) -> None:
+    """Landscape theory (Axelrod & Bennett 1993): the exhaustive energy minimum and its local minima,
+    and the camps the structural-balance dynamics reaches from propensity-derived ties.
+
+    Example: alliance landscape  (the shipped Syria 2016 inputs, Furnas 2016)
+    """
+
+    def body():
+        from rich.console import Console
+        from rich.table import Table
+
+        from alliance_sim import landscape as ls
+
+        try:
+            land = ls.load_landscape(data_dir if data_dir is not None else ls.shipped_syria_dir())
+            en = ls.enumerate_configurations(land)
+            run = ls.balance_dynamics(land, step=step, sized=not unsized)
+            counts = ls.perturbed_balance(land, perturbed, noise, seed, step=step, sized=not unsized) \
+                if perturbed else {}
+        except ls.LandscapeError as exc:
+            raise BadInput(str(exc)) from None
+
+        def side(names):
+            return ", ".join(names) or "—"
+
+        console = Console(width=max(120, Console().width))
+        table = Table(title=f"landscape {land.name}: {land.n} actors, {len(en.energies):,} configurations "
+                            f"({land.actors[0]} on side 1)", title_justify="left", header_style="bold")
+        for col in ("", "side 1", "side 2", "energy", "rank", "local min"):
+            table.add_column(col)
+        best = en.argmins()
+        for k, i in enumerate(best):
+            one, two = ls.camps(land, en.sides[i])
+            table.add_row("global minimum" + (f" ({k + 1})" if len(best) > 1 else ""), side(one), side(two),
+                          f"{en.energies[i]:,.0f}", "1", "yes" if en.local_min[i] else "no")
+        for i in en.local_minima():
+            if i in best:
+                continue
+            one, two = ls.camps(land, en.sides[i])
+            table.add_row("other local minimum", side(one), side(two), f"{en.energies[i]:,.0f}",
+                          str(en.rank_of(en.sides[i])), "yes")
+        one, two = ls.camps(land, run.sides)
+        j = en.index_of(run.sides)
+        table.add_row("balance dynamics", side(one), side(two), f"{en.energies[j]:,.0f}",
+                      str(en.rank_of(run.sides)), "yes" if en.local_min[j] else "no")
+        console.print(table)
+        agree = j in best
+        console.print(f"local minima: {len(en.local_minima())}; global minimum energy {en.minimum:,.0f}")
+        console.print(f"balance dynamics ({'equal' if unsized else 'size'} weights, step {step:g}): "
+                      f"{run.steps} steps, {'balanced' if run.balanced else 'NOT balanced'}, "
+                      f"{'converged' if run.converged else 'did not converge'}; "
+                      f"{'agrees' if agree else 'does NOT agree'} with the global minimum")
+        if counts:
+            t2 = Table(title=f"balance dynamics from noisy ties: {perturbed} runs, noise sd {noise:g}, "
+                             f"seed {seed}", title_justify="left", header_style="bold")
+            for col in ("side 2", "runs", "share", "energy", "rank"):
+                t2.add_column(col)
+            for two_, c in counts.items():
+                sides = [2 if a in two_ else 1 for a in land.actors]
+                t2.add_row(side(two_), str(c), f"{c / perturbed:.0%}", f"{ls.energy(land, sides):,.0f}",
+                           str(en.rank_of(sides)))
+            console.print(t2)
+
+    _guarded(body)
+
+
 # ---------------------------------------------------------------------- extension commands
 # Sweep commands (`alliance sweep ...`) live in alliance_sim/sweeps/cli.py, written separately; they
 # are registered here when that module exists.
