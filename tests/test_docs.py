@@ -66,3 +66,22 @@ def test_model_md_names_exist():
 
     missing = sorted(q for q in quoted if not known(q))
     assert not missing, f"docs/model.md names parameters that do not exist: {missing}"
+
+
+def test_every_shipped_posterior_names_a_parameter_and_its_calibration_file():
+    import csv
+
+    from alliance_sim.parameter_table import POSTERIORS
+
+    known = {r.name for r in ROWS}
+    files = sorted(POSTERIORS.glob("*.csv"))
+    assert files, "no posterior summaries in calibrations/posteriors/"
+    for path in files:
+        assert (ROOT / "calibrations" / f"{path.stem}.toml").is_file(), f"{path.name}: no calibration file"
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert rows, f"{path.name}: empty"
+        for r in rows:
+            assert r["parameter"] in known, f"{path.name}: unknown parameter {r['parameter']}"
+            lo, med, hi = float(r["posterior_p05"]), float(r["posterior_median"]), float(r["posterior_p95"])
+            assert lo <= med <= hi, f"{path.name}: {r['parameter']} interval out of order"

@@ -10,9 +10,11 @@ bounds (``ge``/``le``/``gt``/``lt`` metadata) and the ``unit`` and ``source`` in
 
 from __future__ import annotations
 
+import csv
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
@@ -287,6 +289,35 @@ def options_table() -> str:
                   [[k, ", ".join(f"{i}: {o}" for i, o in enumerate(v))] for k, v in opts.items()])
 
 
+POSTERIORS = Path(__file__).resolve().parents[2] / "calibrations" / "posteriors"
+
+
+def _num(x: str) -> str:
+    return f"{float(x):.3g}"
+
+
+def posterior_table() -> str:
+    """Calibrated parameters: each shipped calibration's posterior (calibrations/posteriors/<name>.csv, the
+    ``posterior_summary.csv`` of ``alliance calibrate``) beside its prior and the default.  Empty outside a
+    source checkout (the summaries are not package data)."""
+    if not POSTERIORS.is_dir():
+        return ""
+    defaults = {r.name: r.default for r in all_rows()}
+    rows = []
+    for path in sorted(POSTERIORS.glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as fh:
+            for r in csv.DictReader(fh):
+                rows.append([f"`{r['parameter']}`", defaults.get(r["parameter"], "-"),
+                             f"`calibrations/{path.stem}.toml`", r["prior"],
+                             f"[{_num(r['prior_p05'])}, {_num(r['prior_p95'])}]",
+                             f"{_num(r['posterior_median'])} [{_num(r['posterior_p05'])}, {_num(r['posterior_p95'])}]",
+                             f"{float(r['posterior_mean']):.3g}", f"{float(r['interval_ratio']):.2f}"])
+    if not rows:
+        return ""
+    return _table(["parameter", "default", "calibration", "prior", "prior 90 %", "posterior median [90 %]",
+                   "posterior mean", "width ratio"], rows)
+
+
 def parameter_table_markdown() -> str:
     """docs/parameters.md: one table per block, default values, and the constant tables of compiled.py."""
     parts = [
@@ -341,6 +372,14 @@ def parameter_table_markdown() -> str:
             parts += ["## Decision options (constants)", "",
                       "Option indices as recorded in the decision outputs (`alliance_sim.model.compiled`).", "",
                       options_table(), ""]
+    posteriors = posterior_table()
+    if posteriors:
+        parts += ["## Calibrated parameters", "",
+                  "Posteriors of the shipped calibrations (docs/calibration.md), from "
+                  "`calibrations/posteriors/<name>.csv` (the `posterior_summary.csv` that `alliance calibrate` "
+                  "writes). The defaults above are not replaced: a run uses a posterior only when asked "
+                  "(`alliance run SCENARIO --posterior DIR/posterior.nc`). Width ratio: posterior 90 % interval "
+                  "over the prior's (1 = the data say nothing).", "", posteriors, ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
