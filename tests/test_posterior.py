@@ -102,3 +102,33 @@ def test_cli_run_with_a_posterior(tmp_path):
     assert bad.exit_code != 0 and "no such file" in bad.output
     assert len([ln for ln in bad.output.strip().splitlines() if ln.strip()]) == 1
     assert not (tmp_path / "run2").exists()
+
+
+def test_a_shipped_particles_csv_draws_exactly_what_its_posterior_nc_draws(shock, tmp_path):
+    """The CSV form (``particles.csv``, how calibrations ship their posterior) is the netCDF's last generation:
+    same particles, same weights, so the same seed gives bit-identical ensembles."""
+    from alliance_sim.calibration.outputs import particles_table
+
+    nc = _write(tmp_path / "p.nc", [0.2, 0.8, 1.4], [0.2, 0.3, 0.5])
+    with xr.open_dataset(nc, engine="h5netcdf") as ds:
+        particles_table(ds.load()).to_csv(tmp_path / "particles.csv", index=False, float_format="%.17g")
+    a, b = load_posterior(nc), load_posterior(tmp_path / "particles.csv")
+    assert a.names == b.names and np.array_equal(a.theta, b.theta) and np.array_equal(a.weights, b.weights)
+    assert a.digest == b.digest
+    ra = to_dataset(run_ensemble(shock, replicates=24, seed=5, months=6, keep_trajectories=0, posterior=a))
+    rb = to_dataset(run_ensemble(shock, replicates=24, seed=5, months=6, keep_trajectories=0, posterior=b))
+    assert np.array_equal(ra.alignment_q.values, rb.alignment_q.values)
+
+
+def test_bad_particles_csv_are_one_line_errors(tmp_path):
+    (tmp_path / "noweight.csv").write_text(f"w,{TW}\n1,0.3\n")
+    with pytest.raises(PosteriorError, match="expected a 'weight' column"):
+        load_posterior(tmp_path / "noweight.csv")
+    (tmp_path / "text.csv").write_text(f"weight,{TW}\n1,high\n")
+    with pytest.raises(PosteriorError, match=f"{TW}: expected numbers"):
+        load_posterior(tmp_path / "text.csv")
+    (tmp_path / "zero.csv").write_text(f"weight,{TW}\n0,0.3\n")
+    with pytest.raises(PosteriorError, match="no weighted particle"):
+        load_posterior(tmp_path / "zero.csv")
+    with pytest.raises(PosteriorError, match="no such file"):
+        load_posterior(tmp_path / "missing.csv")

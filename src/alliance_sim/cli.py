@@ -231,7 +231,8 @@ def run(
         "--scheduler", help="Address of a dask scheduler (tcp://host:8786) to spread the chunks over a "
         "cluster; results are identical to a local run.")] = None,
     posterior: Annotated[Path | None, typer.Option(
-        "--posterior", help="posterior.nc of `alliance calibrate`: each replicate's parameters are drawn from "
+        "--posterior", help="posterior.nc or particles.csv of `alliance calibrate` (shipped: "
+        "calibrations/posteriors/*_particles.csv): each replicate's parameters are drawn from "
         "it (bands then carry parameter uncertainty as well as chance).")] = None,
 ) -> None:
     """Run a scenario as an ensemble and write a run folder.

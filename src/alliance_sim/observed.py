@@ -38,6 +38,7 @@ __all__ = [
     "load_trade_shares",
     "load_defence_spending",
     "load_decisions",
+    "load_alignment_record",
     "load_all",
     "opinion_series",
 ]
@@ -207,6 +208,8 @@ POLLSTERS = ("pew", "genron_npo", "cabinet_office_japan", "eai", "asan", "hankoo
 DECISION_CATEGORIES = ("align_us", "concede", "retaliate", "coerce", "induce", "accommodate_china",
                        "hedge", "reconcile", "de_escalate", "protest")
 DEFENCE_MEASURES = ("sipri_milex_gdp", "official_defence_related_gdp")
+#: ``alignment_record.csv``: the share of a period's months a country stood on Beijing's side (coded 0/1 by month).
+RECORD_MEASURES = ("beijing_side",)
 
 def _opinion_rule(row: dict[str, Any]) -> tuple[str, str] | None:
     lo, hi = OPINION_UNITS[row["unit"]]
@@ -304,6 +307,20 @@ FILES: dict[str, FileSpec] = {
         series=(),
         strict_order=False,   # several decisions may fall on one day
         check=_decision_rule,
+    ),
+    "alignment_record": FileSpec(
+        "alignment_record.csv",
+        (
+            Column("country", _choice(ACTORS)),
+            Column("period", _fielded),   # YYYY, YYYY-MM or months of one year YYYY-MM/MM
+            Column("measure", _choice(RECORD_MEASURES)),
+            Column("value", _number(0.0, 1.0)),
+            Column("evidence", _text),
+            *_source_columns(),
+        ),
+        key=("country", "measure", "period"),
+        order="period",
+        series=("country", "measure"),
     ),
 }
 
@@ -415,8 +432,8 @@ def _frame(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     elif name == "trade_shares":
         df["share"] = df["share"].astype("float64")
         df["start"] = pd.to_datetime(df["period"].map(_sort_key))
-    elif name == "defence_spending":
-        df = df.astype({"year": "int64", "value": "float64"})
+    elif name in ("defence_spending", "alignment_record"):
+        df = df.astype({"year": "int64", "value": "float64"} if name == "defence_spending" else {"value": "float64"})
     elif name == "decisions":
         df["date"] = pd.to_datetime(df["date"].map(_sort_key))
         for col in ("votes_for", "votes_against"):
@@ -445,11 +462,18 @@ def load_decisions(directory: str | Path | None = None) -> pd.DataFrame:
     return _load("decisions", directory)
 
 
+def load_alignment_record(directory: str | Path | None = None) -> pd.DataFrame:
+    """Which side each ally stood on, by period, coded from the record (``value``: share of months on Beijing's
+    side), each row with the decisions that show it."""
+    return _load("alignment_record", directory)
+
+
 _LOADERS = {
     "opinion": load_opinion,
     "trade_shares": load_trade_shares,
     "defence_spending": load_defence_spending,
     "decisions": load_decisions,
+    "alignment_record": load_alignment_record,
 }
 
 

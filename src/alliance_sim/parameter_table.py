@@ -307,7 +307,7 @@ def posterior_table() -> str:
     for path in sorted(POSTERIORS.glob("*.csv")):
         with path.open(encoding="utf-8", newline="") as fh:
             for r in csv.DictReader(fh):
-                rows.append([f"`{r['parameter']}`", defaults.get(r["parameter"], "-"),
+                rows.append([f"`{r['parameter']}`", defaults.get(r["parameter"], "the scenario's"),
                              f"`calibrations/{path.stem}.toml`", r["prior"],
                              f"[{_num(r['prior_p05'])}, {_num(r['prior_p95'])}]",
                              f"{_num(r['posterior_median'])} [{_num(r['posterior_p05'])}, {_num(r['posterior_p95'])}]",

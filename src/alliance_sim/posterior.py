@@ -41,11 +41,39 @@ class Posterior:
         return {n: float(v) for n, v in zip(self.names, self.theta[k], strict=True)}
 
 
+def _read_particles_csv(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """(theta, weights, names) of a ``particles.csv``: a ``weight`` column, then one column per parameter."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise PosteriorError(f"{path}: no such file; expected the particles.csv or posterior.nc of "
+                             "`alliance calibrate`") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise PosteriorError(f"{path}: not a CSV table of particles ({type(exc).__name__})") from None
+    if "weight" not in table.columns or len(table.columns) < 2:
+        raise PosteriorError(f"{path}: weight: expected a 'weight' column and one column per parameter, got "
+                             f"columns {', '.join(map(str, table.columns)) or 'none'}")
+    names = tuple(str(c) for c in table.columns if c != "weight")
+    try:
+        theta = table[list(names)].to_numpy(dtype=np.float64)
+        weight = table["weight"].to_numpy(dtype=np.float64)
+    except ValueError:
+        bad = next(c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c]))
+        raise PosteriorError(f"{path}: {bad}: expected numbers in every row") from None
+    return theta, weight, names
+
+
 def load_posterior(path: str | Path) -> Posterior:
-    """Read ``posterior.nc`` as written by ``alliance calibrate`` (its last generation)."""
+    """Read ``posterior.nc`` (its last generation) or ``particles.csv``, as written by ``alliance calibrate``;
+    the CSV form is how a calibration's posterior is shipped (``calibrations/posteriors/``)."""
     import xarray as xr
 
     path = Path(path)
+    if path.suffix.lower() == ".csv":
+        theta, weight, names = _read_particles_csv(path)
+        return _posterior(path, theta, weight, names)
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             theta = np.asarray(ds.theta.isel(generation=-1).values, dtype=np.float64)
@@ -56,6 +84,10 @@ def load_posterior(path: str | Path) -> Posterior:
     except (OSError, ValueError, KeyError, AttributeError) as exc:
         raise PosteriorError(f"{path}: not a posterior of `alliance calibrate` (no theta/weight/parameter: "
                              f"{type(exc).__name__})") from None
+    return _posterior(path, theta, weight, names)
+
+
+def _posterior(path: Path, theta: np.ndarray, weight: np.ndarray, names: tuple[str, ...]) -> Posterior:
     keep = ~np.isnan(theta).any(axis=1) & np.isfinite(weight) & (weight > 0)
     if not keep.any():
         raise PosteriorError(f"{path}: weight: the last generation has no weighted particle")

@@ -79,7 +79,7 @@ class ParameterSpec(_Strict):
 class SeriesSpec(_Strict):
     """Rows of a shipped observed-data file: ``file``, the value ``column`` and equality filters."""
 
-    file: Literal["trade_shares", "opinion", "defence_spending"]
+    file: Literal["trade_shares", "opinion", "defence_spending", "alignment_record"]
     column: str | None = None
     where: dict[str, str | int | float | bool] = Field(default_factory=dict)
     scale: float | None = Field(None, gt=0, description="Multiply observed values (default: 0.01 for percent)")
@@ -265,7 +265,8 @@ def _observed_rows(series: SeriesSpec, ally: str, where: str):
     from alliance_sim import observed
 
     loader = {"trade_shares": observed.load_trade_shares, "opinion": observed.load_opinion,
-              "defence_spending": observed.load_defence_spending}[series.file]
+              "defence_spending": observed.load_defence_spending,
+              "alignment_record": observed.load_alignment_record}[series.file]
     try:
         df = loader()
     except observed.ObservedDataError as exc:
@@ -275,7 +276,8 @@ def _observed_rows(series: SeriesSpec, ally: str, where: str):
         raise CalibrationError(f"{where}.series.column: expected a column of {series.file}.csv "
                                f"({', '.join(c for c in df.columns if c != 'start')}), got {column!r}")
     where_ = dict(series.where)
-    actor_col = {"trade_shares": "reporter", "opinion": "respondents", "defence_spending": "country"}[series.file]
+    actor_col = {"trade_shares": "reporter", "opinion": "respondents", "defence_spending": "country",
+                 "alignment_record": "country"}[series.file]
     where_.setdefault(actor_col, ally)
     for col, val in where_.items():
         if col not in df.columns:
@@ -294,7 +296,7 @@ def _observed_rows(series: SeriesSpec, ally: str, where: str):
 
 
 def _period_months(row, file: str) -> tuple[str, tuple[str, ...]]:
-    if file == "trade_shares":
+    if file in ("trade_shares", "alignment_record"):
         period = str(row["period"])
     elif file == "opinion" and row.get("fielded"):
         period = str(row["fielded"])
@@ -313,11 +315,17 @@ def _year_of(period: str) -> int:
     return int(period[:4])
 
 
+#: Per-ally probabilities of results.nc a target can name besides the series means: the share of replicates on
+#: Beijing's side (alignment < 0) in a month, and the share that has been there at least once by that month.
+SIDE_VARIABLES = ("p_beijing_side", "p_crossed")
+
+
 def results_variables() -> dict[str, str]:
-    """Results variables a target can name (with their per-ally dimension): ``x`` -> ``x_mean``."""
+    """Results variables a target can name (with their per-ally dimension): ``x`` -> ``x_mean``, and the
+    side probabilities ``p_beijing_side``/``p_crossed`` as themselves."""
     from alliance_sim.summaries import SERIES
 
-    return {s.name: f"{s.name}_mean" for s in SERIES if s.dim == "ally"}
+    return {s.name: f"{s.name}_mean" for s in SERIES if s.dim == "ally"} | {v: v for v in SIDE_VARIABLES}
 
 
 def _variable(name: str, where: str) -> str:

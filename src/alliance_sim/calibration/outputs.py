@@ -96,6 +96,15 @@ def final(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return th[keep], w[keep]
 
 
+def particles_table(ds: xr.Dataset) -> pd.DataFrame:
+    """The last population as a small table, ``weight`` then one column per parameter: the form a posterior is
+    shipped in (``calibrations/posteriors/<name>_particles.csv``) and read back by ``--posterior``."""
+    th, w = final(ds)
+    table = pd.DataFrame(th, columns=[str(n) for n in ds.parameter.values])
+    table.insert(0, "weight", w)   # as stored (load_posterior normalises), so both forms draw the same particles
+    return table
+
+
 def _predict_one(sim: Simulator, theta: dict[str, float]):
     return sim.predictive(theta)
 

@@ -136,7 +136,9 @@ def plot_generations(post: xr.Dataset) -> Figure:
 _VARIABLE_TITLES = {"export_share_us_mean": "share of exports to the US",
                     "export_share_china_mean": "share of exports to China",
                     "favourable_us_mean": "share favourable to the US",
-                    "favourable_china_mean": "share favourable to China"}
+                    "favourable_china_mean": "share favourable to China",
+                    "p_beijing_side": "share of runs on Beijing's side",
+                    "p_crossed": "share of runs that have crossed to Beijing's side"}
 
 
 @_rc

@@ -2,7 +2,7 @@
 
 The folder holds pyabc's database ``abc.db`` (the resumable state, written after every generation), the
 calibration file as given and ``calibration.json`` (its definition hash and observations).  The products
-— ``posterior.nc``, ``predictive.nc``, ``diagnostics.csv``/``.json``, ``posterior_summary.csv``,
+— ``posterior.nc``, ``predictive.nc``, ``diagnostics.csv``/``.json``, ``posterior_summary.csv``, ``particles.csv``,
 ``coverage.csv`` and ``plots/`` — are each written atomically (a temporary beside, then renamed), with
 ``diagnostics.json`` last: its presence means a complete set.  Nothing is created before the file, the
 options and the cluster have been checked.
@@ -144,6 +144,7 @@ def _write_products(problem: Problem, out: Path, client, report: FitReport) -> t
     put("predictive.nc", lambda p: write_results(pred, p))
     put("diagnostics.csv", lambda p: diag.to_csv(p, index=False))
     put("posterior_summary.csv", lambda p: summary.to_csv(p, index=False))
+    put("particles.csv", lambda p: outputs.particles_table(post).to_csv(p, index=False, float_format="%.17g"))
     if cov is not None:
         put("coverage.csv", lambda p: cov.to_csv(p, index=False))
     with atomic_output(out / "plots", replace=True) as tmp:

@@ -9,8 +9,9 @@ The model's seed is a hash of the calibration seed and θ, so a statistic is a d
 of θ (the same particle gives the same numbers on any worker), while different particles get
 independent draws.  It steps the Mesa ``AllianceModel`` (the compiled step) and
 reads the same per-replicate values whose means the results dataset calls ``<series>_mean``, so any per-ally
-series of ``summaries.SERIES`` can be a target; see docs/calibration.md for what a kernel-level
-"observables at chosen months" driver would save.
+series of ``summaries.SERIES`` can be a target, and so can ``p_beijing_side``/``p_crossed`` (the share of
+replicates with alignment < 0 that month / at least once so far, as ``results.to_dataset`` counts them);
+see docs/calibration.md for what a kernel-level "observables at chosen months" driver would save.
 """
 
 from __future__ import annotations
@@ -73,10 +74,18 @@ class Simulator:
             model = AllianceModel(pars, replicate_ids=np.arange(R), seed=seed, months=T, collect=False)
             c = model.compiled
             got = {v: np.empty((T, c.n_allies)) for v in wanted}
+            ever = np.zeros((R, c.n_allies), dtype=bool)  # on Beijing's side at least once so far (p_crossed)
             for t in range(T):
                 model.step()
+                below = model.state.alignment < 0
+                ever |= below
                 for v in wanted:
-                    got[v][t] = series_values(v.removesuffix("_mean"), c, model.state).mean(axis=0)
+                    if v == "p_beijing_side":
+                        got[v][t] = below.mean(axis=0)
+                    elif v == "p_crossed":
+                        got[v][t] = ever.mean(axis=0)
+                    else:
+                        got[v][t] = series_values(v.removesuffix("_mean"), c, model.state).mean(axis=0)
             model.state = model.sim = None
             out[name] = {"allies": list(c.allies), "labels": list(c.month_labels[:T]), **got}
         return out
