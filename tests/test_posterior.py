@@ -132,3 +132,18 @@ def test_bad_particles_csv_are_one_line_errors(tmp_path):
         load_posterior(tmp_path / "zero.csv")
     with pytest.raises(PosteriorError, match="no such file"):
         load_posterior(tmp_path / "missing.csv")
+
+
+def test_compare_under_a_posterior_gives_each_replicate_the_same_particle_in_every_scenario(shock, tmp_path):
+    """Common random numbers extend to the parameters: the same scenario twice is identical under the
+    posterior (each replicate's particle depends on the seed and the replicate alone)."""
+    import alliance_sim as al
+
+    post = load_posterior(_write(tmp_path / "p.nc", [0.0, 1.4], [0.5, 0.5]))
+    res = al.compare([shock, shock.model_copy(deep=True)], replicates=30, seed=9, months=8, keep_trajectories=30,
+                     posterior=post)
+    a, b = (r.dataset for r in res.values())
+    assert np.array_equal(a.alignment.values, b.alignment.values)
+    plain = to_dataset(run_ensemble(shock, replicates=30, seed=9, months=8, keep_trajectories=30))
+    assert not np.array_equal(a.alignment.values, plain.alignment.values)   # the posterior was used
+    assert a.attrs.get("posterior") == str(tmp_path / "p.nc")

@@ -408,9 +408,12 @@ def run(scenario_or_params: Any, replicates: int | None = None, seed: int | None
 def compare(scenarios: Iterable[Any], replicates: int | None = None, seed: int | None = None,
             months: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE, workers: int = 1,
             keep_trajectories: int = DEFAULT_KEEP, progress: bool | Callable[[int, int], None] = False,
-            client=None) -> CompareResult:
+            client=None, posterior: Any = None) -> CompareResult:
     """Run several scenarios with common random numbers (one seed, one number of replicates and
-    months — the first scenario's unless given), so differences come from the scenarios, not chance."""
+    months — the first scenario's unless given), so differences come from the scenarios, not chance.
+
+    ``posterior`` (as for :func:`run`): replicate r of every scenario draws the same particle (the draw
+    depends on the seed and r alone), so the parameters are common to the scenarios as well."""
     items = [_as_params(s) for s in scenarios]
     if len(items) < 2:
         raise RunArgumentError(f"compare: expected two or more scenarios, got {len(items)}")
@@ -421,5 +424,6 @@ def compare(scenarios: Iterable[Any], replicates: int | None = None, seed: int |
     for (params, sc, _), label in zip(items, unique_labels(name for _, _, name in items), strict=True):
         target = sc if sc is not None else params
         results[label] = run(target, replicates=R, seed=S, months=T, chunk_size=chunk_size, workers=workers,
-                             keep_trajectories=keep_trajectories, progress=progress, client=client, name=label)
+                             keep_trajectories=keep_trajectories, progress=progress, client=client, name=label,
+                             posterior=posterior)
     return results

@@ -232,7 +232,7 @@ def run(
         "cluster; results are identical to a local run.")] = None,
     posterior: Annotated[Path | None, typer.Option(
         "--posterior", help="posterior.nc or particles.csv of `alliance calibrate` (shipped: "
-        "calibrations/posteriors/*_particles.csv): each replicate's parameters are drawn from "
+        "calibrations/particles/*.csv): each replicate's parameters are drawn from "
         "it (bands then carry parameter uncertainty as well as chance).")] = None,
 ) -> None:
     """Run a scenario as an ensemble and write a run folder.
@@ -298,6 +298,9 @@ def compare(
     workers: WorkersOpt = 1,
     keep: KeepOpt = 1000,
     plots: PlotsOpt = True,
+    posterior: Annotated[Path | None, typer.Option(
+        "--posterior", help="posterior.nc or particles.csv of `alliance calibrate`: replicate r of every "
+        "scenario draws the same particle, so the parameters are common to the scenarios too.")] = None,
 ) -> None:
     """Run several scenarios with the same random numbers and compare them.
 
@@ -320,8 +323,13 @@ def compare(
         names = unique_labels(sc.name for sc in loaded)
         target = out if out is not None else default_out_dir("compare-" + "-".join(names)[:60])
         check_out_dir(target)
+        post = None
+        if posterior is not None:
+            from alliance_sim.posterior import load_posterior
+
+            post = load_posterior(posterior)
         results = api_compare(loaded, replicates=replicates, seed=seed, months=months, chunk_size=chunk_size,
-                              workers=workers, keep_trajectories=keep, progress=True)
+                              workers=workers, keep_trajectories=keep, progress=True, posterior=post)
         pause_point("simulated")
         path = results.save(target, plots=plots)
         for label, res in results.items():
