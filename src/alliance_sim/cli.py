@@ -349,6 +349,9 @@ def explain(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder to create (must not exist) "
                                              "(default: outputs/<scenario>-explain-<YYYYmmdd-HHMMSS>).")] = None,
     workers: WorkersOpt = 1,
+    posterior: Annotated[Path | None, typer.Option(
+        "--posterior", help="posterior.nc or particles.csv of `alliance calibrate`: replicate r draws the same "
+        "particle in the baseline and every knock-out.")] = None,
 ) -> None:
     """What drives each ally's drift: the step's exact accounting beside knock-out counterfactuals.
 
@@ -369,6 +372,11 @@ def explain(
 
         sc = _load(scenario, set_)
         R, S, T = resolve_run_arguments(sc.params, replicates, seed, months, 10_000, workers, 1000)
+        post = None
+        if posterior is not None:
+            from alliance_sim.posterior import load_posterior
+
+            post = load_posterior(posterior)
         target = out if out is not None else default_out_dir(f"{sc.name}-explain")
         check_out_dir(target)
         runs = 1 + len(KNOCKOUT_TERMS)
@@ -381,14 +389,16 @@ def explain(
                 tick((len(labels) - 1) * total + done, runs * total)
 
             exp = run_explain(sc.params, name=sc.name, replicates=R, seed=S, months=T, workers=workers,
-                              progress=progress)
+                              progress=progress, posterior=post)
         pause_point("simulated")
         manifest = build_manifest(scenario_name=sc.name, resolved=sc.resolved, scenario_hash=sc.hash,
                                   scenario_path=sc.path, seed=S, replicates=R, months=T, chunk_size=10_000,
                                   workers=workers, keep_trajectories=min(R, 20_000),
                                   wall_time_s=time.perf_counter() - t0,
                                   extra={"knockouts": {g: list(t) for g, t in KNOCKOUT_TERMS.items()},
-                                         "overrides": dict(sc.overrides or {})})
+                                         "overrides": dict(sc.overrides or {}),
+                                         **({} if post is None else {"posterior": post.path,
+                                                                     "posterior_sha256": post.digest})})
         path = save_explanation(exp, target, manifest)
         _print_explanation(exp)
         print(f"results: {path}")

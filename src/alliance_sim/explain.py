@@ -63,10 +63,14 @@ def _final(ds: xr.Dataset) -> np.ndarray:
 
 def explain(params: Parameters, *, name: str = "", replicates: int | None = None, seed: int | None = None,
             months: int | None = None, workers: int = 1, chunk_size: int = 10_000, client=None,
-            groups: tuple[str, ...] = DRIVER_GROUPS, progress: Progress | None = None) -> Explanation:
+            groups: tuple[str, ...] = DRIVER_GROUPS, progress: Progress | None = None,
+            posterior=None) -> Explanation:
     """Run the baseline and one knock-out per driver group with common random numbers; tabulate per ally
     the accounting (mean share of the change by the horizon) beside the knock-out effect (mean of the paired
-    differences baseline − knock-out, with its standard error) and the crossing probabilities."""
+    differences baseline − knock-out, with its standard error) and the crossing probabilities.
+
+    ``posterior`` (a loaded ``posterior.Posterior``): replicate r draws the same particle in the baseline and
+    in every knock-out, so the pairs share parameters as well as random numbers."""
     unknown = [g for g in groups if g not in KNOCKOUT_TERMS]
     if unknown:
         raise ValueError(f"groups: unknown driver group {unknown[0]!r}; expected one of {', '.join(DRIVER_GROUPS)}")
@@ -76,7 +80,8 @@ def explain(params: Parameters, *, name: str = "", replicates: int | None = None
     def run(label: str, off: tuple[str, ...]) -> xr.Dataset:
         tick = None if progress is None else (lambda done, total: progress(label, done, total))
         out = run_ensemble(params, replicates=R, seed=seed, months=months, workers=workers, chunk_size=chunk_size,
-                           keep_trajectories=keep, client=client, switched_off=off, progress=tick)
+                           keep_trajectories=keep, client=client, switched_off=off, progress=tick,
+                           posterior=posterior)
         return to_dataset(out, name)
 
     base = run("baseline", ())
