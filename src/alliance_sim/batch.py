@@ -65,19 +65,46 @@ def _run_block(params: list[Parameters], replicates: int, seed: int, months: int
     return _reduce(run_trajectories(compiled, ids, seed, months), len(params))
 
 
+def _run_posterior_block(base: Parameters, points: list[dict[str, Any]], replicates: int, seed: int, months: int,
+                         posterior) -> dict[str, np.ndarray]:
+    """Outcomes of points whose replicate r carries the parameters of its particle of ``posterior`` (the same
+    particle at every point: common parameters as well as common draws), the point's own overrides winning
+    where a factor is also a parameter of the posterior."""
+    from alliance_sim.posterior import particle_of
+
+    used, position = np.unique(particle_of(posterior, seed, np.arange(replicates)), return_inverse=True)
+    rows = []
+    for overrides in points:
+        for k in used:
+            drawn = {n: v for n, v in posterior.overrides(int(k)).items() if n not in overrides}
+            rows.append(apply_overrides(base, {**drawn, **overrides}, via="posterior", source=posterior.path))
+    index = np.concatenate([j * len(used) + position for j in range(len(points))])
+    compiled = compile_batch(rows, 1, months, index=index)
+    ids = np.tile(np.arange(replicates), len(points))
+    return _reduce(run_trajectories(compiled, ids, seed, months), len(points))
+
+
 def run_points(base: Parameters, points: list[dict[str, Any]], replicates: int, seed: int | None = None,
-               months: int | None = None) -> xr.Dataset:
+               months: int | None = None, posterior=None) -> xr.Dataset:
     """Outcomes of each point (a dict of dotted-key overrides of ``base``) over ``replicates`` replicates.
 
     Points are run together as one batched ensemble when they share the model's structure, else one
     by one; either way a point's outcomes depend only on its own parameters, ``replicates``, ``seed``
-    and ``months``.  Returns a dataset with dims (point, ally, quantile).
+    and ``months``.  With ``posterior`` (a ``posterior.Posterior``) replicate r of every point draws the
+    parameters of the same particle (``posterior.particle_of``), so a sweep's bands carry parameter
+    uncertainty as well as chance.  Returns a dataset with dims (point, ally, quantile).
     """
     seed = base.simulation.seed if seed is None else int(seed)
     T = base.simulation.months if months is None else int(months)
     allies = compile_parameters(base, 1).allies
     params = [apply_overrides(base, overrides) for overrides in points]
-    if params:
+    if params and posterior is not None:
+        try:
+            out = _run_posterior_block(base, points, replicates, seed, T, posterior)
+        except StructureMismatch:
+            each = [_run_posterior_block(base, [pt], replicates, seed, T, posterior) for pt in points]
+            out = {k: np.concatenate([e[k] for e in each]) for k in each[0]}
+    elif params:
         try:
             out = _run_block(params, replicates, seed, T)
         except StructureMismatch:

@@ -183,6 +183,9 @@ class SweepSpec(_Strict):
     outputs: list[str] = Field(default_factory=lambda: ["p_crossed.KOR"])
     task_size: int = Field(16, ge=1, le=1_000_000)
     prim: PrimSpec | None = None
+    posterior: str | None = Field(None, min_length=1, description="particles.csv or posterior.nc of `alliance "
+                                  "calibrate`, relative to the sweep file: replicate r of every point draws the "
+                                  "same particle; a factor that is also a posterior parameter wins at its point")
 
     @model_validator(mode="after")
     def _check(self):
@@ -374,6 +377,7 @@ class Sweep:
     seed: int
     months: int
     points: PointTable
+    posterior: Any = None   # a posterior.Posterior, or None
 
     @property
     def n_points(self) -> int:
@@ -426,7 +430,29 @@ def make_sweep(spec: SweepSpec, *, source: str = "sweep", sweep_dir: str | Path 
     validate_factors(spec, params, source)
     seed = params.simulation.seed if spec.seed is None else spec.seed
     months = params.simulation.months if spec.months is None else spec.months
-    return Sweep(spec, source, params, name, h, int(seed), int(months), build_points(spec, int(seed)))
+    post = _load_posterior(spec, params, Path(sweep_dir), source)
+    return Sweep(spec, source, params, name, h, int(seed), int(months), build_points(spec, int(seed)), post)
+
+
+def _load_posterior(spec: SweepSpec, params: Parameters, sweep_dir: Path, where: str):
+    """The sweep's posterior, checked against the base: every particle a valid point, none of its parameters
+    also fixed by ``set`` (the particle would silently replace the fixed value)."""
+    if spec.posterior is None:
+        return None
+    from alliance_sim.posterior import PosteriorError, check_posterior, load_posterior
+
+    path = Path(spec.posterior)
+    path = path if path.is_absolute() else sweep_dir / path
+    try:
+        post = load_posterior(path)
+        check_posterior(params, post)
+    except PosteriorError as exc:
+        raise SweepError(f"{where}: posterior: {exc}") from None
+    both = [n for n in post.names if n in spec.set]
+    if both:
+        raise SweepError(f"{where}: set.{both[0]}: fixed by set and drawn by the posterior {spec.posterior}; "
+                         "expected one or the other")
+    return post
 
 
 def load_sweep(path: str | Path) -> Sweep:

@@ -15,6 +15,7 @@ reported with their parameters (``<store>.failed_points.json`` and the store's a
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -66,9 +67,9 @@ RETRIES = 2
 
 
 def run_task(base: Parameters, points: list[dict[str, Any]], replicates: int, seed: int,
-             months: int) -> xr.Dataset:
+             months: int, posterior=None) -> xr.Dataset:
     """The unit of work: outcomes of a block of points (a thin wrapper of ``run_points``)."""
-    return run_points(base, points, replicates=replicates, seed=seed, months=months)
+    return run_points(base, points, replicates=replicates, seed=seed, months=months, posterior=posterior)
 
 
 @dataclass
@@ -244,6 +245,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str | None = None, wo
     appears under ``out`` only once its first task is written (it is removed if the run fails or is
     signalled before that; a kill -9 leaves it for the next run to remove or ``--resume`` to adopt).
     """
+    if sweep.posterior is not None and task_fn is run_task:   # the tasks carry the particles to the workers
+        task_fn = functools.partial(run_task, posterior=sweep.posterior)
     with signals_as_exceptions():
         return _run_sweep(sweep, Path(out), scheduler=scheduler, workers=workers, resume=resume,
                           task_size=task_size, progress=progress, max_tasks=max_tasks, task_fn=task_fn,

@@ -51,6 +51,8 @@ def run_hash(sweep: Sweep) -> str:
     """Hash of everything that determines the stored numbers (not the task size)."""
     key = {"spec": sweep.spec.definition_hash(), "base": sweep.base_hash, "seed": sweep.seed,
            "months": sweep.months, "points": sweep.n_points}
+    if getattr(sweep, "posterior", None) is not None:   # the particles, not only the file's name
+        key["posterior"] = sweep.posterior.digest
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -117,6 +119,8 @@ def create_store(path: str | Path, sweep: Sweep, schema: Schema, task_size: int)
         "outputs": json.dumps(spec.outputs),
         "outcome_vars": json.dumps(sorted(schema.variables)),
         "alliance_sim_version": alliance_sim.__version__,
+        **({} if getattr(sweep, "posterior", None) is None else
+           {"posterior": sweep.posterior.path, "posterior_sha256": sweep.posterior.digest}),
     })
     encoding = {"task_done": {"chunks": (1,)}, "task_sum": {"chunks": (1,)}}
     ds.to_zarr(path, mode="w-", compute=False, zarr_format=3, consolidated=False, encoding=encoding)
