@@ -137,3 +137,83 @@ def test_present_2026_under_the_shipped_posterior_does_not_contradict_the_record
     p_def = default.p_crossed.isel(month=-1)
     assert float(p_cal.sel(ally="KOR")) < 0.12 and float(p_cal.sel(ally="JPN")) == 0
     assert float(p_def.sel(ally="KOR")) > float(p_cal.sel(ally="KOR")) + 0.2
+
+
+PAIR = """
+name = "pair"
+[[parameters]]
+name = "mechanisms.balance_weight"
+prior = {{ kind = "uniform", low = 0.0, high = 5.0 }}
+
+[[targets]]
+scenario = "history/gsomia_2019"
+series = {{ file = "alignment_record", where = {{ measure = "tie_negative" }} }}
+{who}
+variable = "{variable}"
+months = ["2019-08/12", "2020-01/05"]
+sd = 0.15
+
+[cluster]
+workers = 0
+"""
+
+
+def _pair(tmp_path, variable="p_tie_negative", who='pair = "JPN-KOR"') -> Path:
+    path = tmp_path / "pair.toml"
+    path.write_text(PAIR.format(variable=variable, who=who))
+    return path
+
+
+def test_a_pair_target_reads_the_records_relation(tmp_path):
+    p = load_calibration(_pair(tmp_path))
+    assert [(o.ally, o.variable, o.period, o.value) for o in p.observations] == [
+        ("JPN-KOR", "p_tie_negative", "2019-08/12", 1.0), ("JPN-KOR", "p_tie_negative", "2020-01/05", 1.0)]
+
+
+@pytest.mark.parametrize("who, variable, words", [
+    ('pair = "KOR-JPN"', "p_tie_negative", "'JPN-KOR'"),
+    ('pair = "JPN-TWN"', "p_tie_negative", "two different actors"),
+    ('pair = "JPN-KOR"', "alignment", "not a per-pair result"),
+    ('ally = "KOR"\npair = "JPN-KOR"', "p_tie_negative", "one of them"),
+    ('ally = "KOR"', "p_tie_negative", "not a per-ally result"),
+])
+def test_bad_pair_targets_are_one_line_errors(tmp_path, who, variable, words):
+    with pytest.raises(CalibrationError) as info:
+        load_calibration(_pair(tmp_path, variable, who))
+    msg = str(info.value)
+    assert "\n" not in msg and words in msg and "targets.0" in msg, msg
+
+
+def test_pair_statistics_are_the_results_ties(tmp_path):
+    import alliance_sim as al
+
+    problem = load_calibration(_pair(tmp_path))
+    theta = {"mechanisms.balance_weight": 3.0}
+    stats = Simulator(problem, 8, seed=4)(theta)
+    res = al.run(al.with_overrides(al.load("history/gsomia_2019"), theta), replicates=8,
+                 seed=theta_seed(4, theta, problem.parameter_names), keep_trajectories=8)
+    tie = res.dataset.tie.sel(pair="JPN-KOR").transpose("month", "replicate").values   # months from 2019-06
+    assert stats["JPN-KOR:p_tie_negative@2019-08/12"] == pytest.approx(float((tie[2:7] < 0).mean()), abs=1e-12)
+    assert stats["JPN-KOR:p_tie_negative@2020-01/05"] == pytest.approx(float((tie[7:12] < 0).mean()), abs=1e-12)
+    (tmp_path / "mean").mkdir()
+    mean_stats = Simulator(load_calibration(_pair(tmp_path / "mean", "tie")), 8, seed=4)(theta)
+    # results' means are exact sums of values rounded to 2^-32 (summaries._fixed_sum)
+    assert mean_stats["JPN-KOR:tie@2020-01/05"] == pytest.approx(
+        float(res.dataset.tie_mean.sel(pair="JPN-KOR").values[7:12].mean()), abs=1e-9)
+
+
+def test_the_balance_weight_holds_the_2019_hostility(tmp_path):
+    """Common random numbers: a strong balance keeps the Japan-Korea tie hostile into 2020, a weak one lets it
+    heal (the direction that lets the record decide the weight)."""
+    sim = Simulator(load_calibration(_pair(tmp_path)), 24, seed=1)
+    weak = sim({"mechanisms.balance_weight": 0.5})["JPN-KOR:p_tie_negative@2020-01/05"]
+    strong = sim({"mechanisms.balance_weight": 5.0})["JPN-KOR:p_tie_negative@2020-01/05"]
+    assert strong > weak + 0.4, (weak, strong)
+
+
+def test_a_relation_row_without_its_partner_is_an_error(tmp_path):
+    text = (observed.observed_dir() / "alignment_record.csv").read_text()
+    (tmp_path / "alignment_record.csv").write_text(text.replace("JPN,KOR,2019-08/12", "JPN,,2019-08/12"))
+    with pytest.raises(observed.ObservedDataError) as info:
+        observed.load_alignment_record(tmp_path)
+    assert "column 'partner'" in str(info.value) and "tie_negative" in str(info.value)

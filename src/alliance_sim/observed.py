@@ -209,7 +209,8 @@ DECISION_CATEGORIES = ("align_us", "concede", "retaliate", "coerce", "induce", "
                        "hedge", "reconcile", "de_escalate", "protest")
 DEFENCE_MEASURES = ("sipri_milex_gdp", "official_defence_related_gdp")
 #: ``alignment_record.csv``: the share of a period's months a country stood on Beijing's side (coded 0/1 by month).
-RECORD_MEASURES = ("beijing_side",)
+#: ``tie_negative``: the share of the period's months the relation of ``country`` and ``partner`` was hostile.
+RECORD_MEASURES = ("beijing_side", "tie_negative")
 
 def _opinion_rule(row: dict[str, Any]) -> tuple[str, str] | None:
     lo, hi = OPINION_UNITS[row["unit"]]
@@ -237,6 +238,16 @@ def _decision_rule(row: dict[str, Any]) -> tuple[str, str] | None:
         return "date", f"expected {want} for date_precision {row['date_precision']}, got '{row['date']}'"
     if (row["votes_for"] is None) != (row["votes_against"] is None):
         return "votes_against", "expected votes_for and votes_against both given or both empty"
+    return None
+
+
+def _record_rule(row: dict[str, Any]) -> tuple[str, str] | None:
+    if row["measure"] == "tie_negative" and not row["partner"]:
+        return "partner", "expected the other country of the relation for measure tie_negative, got an empty cell"
+    if row["measure"] == "beijing_side" and row["partner"]:
+        return "partner", f"expected an empty cell for measure beijing_side, got '{row['partner']}'"
+    if row["partner"] == row["country"]:
+        return "partner", f"expected a country other than '{row['country']}', got '{row['partner']}'"
     return None
 
 
@@ -312,15 +323,17 @@ FILES: dict[str, FileSpec] = {
         "alignment_record.csv",
         (
             Column("country", _choice(ACTORS)),
+            Column("partner", _choice(ACTORS), required=False),
             Column("period", _fielded),   # YYYY, YYYY-MM or months of one year YYYY-MM/MM
             Column("measure", _choice(RECORD_MEASURES)),
             Column("value", _number(0.0, 1.0)),
             Column("evidence", _text),
             *_source_columns(),
         ),
-        key=("country", "measure", "period"),
+        key=("country", "partner", "measure", "period"),
         order="period",
-        series=("country", "measure"),
+        series=("country", "partner", "measure"),
+        check=_record_rule,
     ),
 }
 

@@ -89,7 +89,9 @@ class TargetSpec(_Strict):
     name: str | None = None
     scenario: str = Field(min_length=1)
     series: SeriesSpec
-    ally: str = Field(min_length=1)
+    ally: str | None = Field(None, min_length=1, description="The ally of a per-ally variable")
+    pair: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+-[A-Za-z0-9_]+$",
+                             description="The pair of a per-pair variable (tie, p_tie_negative), 'JPN-KOR'")
     variable: str = Field(min_length=1, description="Results variable: `x` compares `x_mean`")
     years: list[int] | None = None
     months: list[str] | None = None
@@ -100,7 +102,14 @@ class TargetSpec(_Strict):
     def _one_period_kind(self):
         if self.years is not None and self.months is not None:
             raise ValueError("give years or months, not both")
+        if (self.ally is None) == (self.pair is None):
+            raise ValueError("give ally (a per-ally variable) or pair (a per-pair variable), one of them")
         return self
+
+    @property
+    def column(self) -> str:
+        """The results column the target reads: an ally id, or a pair label 'A-B'."""
+        return self.ally if self.ally is not None else self.pair
 
 
 class AbcSpec(_Strict):
@@ -148,7 +157,7 @@ class Observation:
     target: int           # index in spec.targets
     scenario: str         # scenario name
     variable: str         # results variable, e.g. export_share_us_mean
-    ally: str
+    ally: str             # the results column: an ally id, or a pair label 'A-B' for a per-pair variable
     period: str           # 'YYYY' or 'YYYY-MM' (or a fielded range 'YYYY-MM/MM')
     months: tuple[str, ...]  # model months averaged
     value: float
@@ -278,7 +287,13 @@ def _observed_rows(series: SeriesSpec, ally: str, where: str):
     where_ = dict(series.where)
     actor_col = {"trade_shares": "reporter", "opinion": "respondents", "defence_spending": "country",
                  "alignment_record": "country"}[series.file]
-    where_.setdefault(actor_col, ally)
+    if "-" in ally:   # a pair 'A-B': the record's relation of country A with partner B
+        first, second = ally.split("-")
+        where_.setdefault(actor_col, first)
+        if "partner" in df.columns:
+            where_.setdefault("partner", second)
+    else:
+        where_.setdefault(actor_col, ally)
     for col, val in where_.items():
         if col not in df.columns:
             hint = difflib.get_close_matches(col, list(df.columns), n=1)
@@ -318,6 +333,8 @@ def _year_of(period: str) -> int:
 #: Per-ally probabilities of results.nc a target can name besides the series means: the share of replicates on
 #: Beijing's side (alignment < 0) in a month, and the share that has been there at least once by that month.
 SIDE_VARIABLES = ("p_beijing_side", "p_crossed")
+#: Per-pair variables (``pair = "A-B"``): the mean tie, and the share of replicates whose tie is negative.
+PAIR_VARIABLES = {"tie": "tie_mean", "p_tie_negative": "p_tie_negative"}
 
 
 def results_variables() -> dict[str, str]:
@@ -328,7 +345,13 @@ def results_variables() -> dict[str, str]:
     return {s.name: f"{s.name}_mean" for s in SERIES if s.dim == "ally"} | {v: v for v in SIDE_VARIABLES}
 
 
-def _variable(name: str, where: str) -> str:
+def _variable(name: str, where: str, pair: bool = False) -> str:
+    if pair:
+        base = name.removesuffix("_mean")
+        if base in PAIR_VARIABLES:
+            return PAIR_VARIABLES[base]
+        raise CalibrationError(f"{where}.variable: not a per-pair result (a target with pair = ... reads "
+                               f"{', '.join(PAIR_VARIABLES)}), got {name!r}")
     known = results_variables()
     base = name.removesuffix("_mean")
     if base in known:
@@ -369,7 +392,16 @@ def resolve(spec: CalibrationSpec, source: str = "calibration", base_dir: str | 
         scenarios[key] = params
         target_keys.append(key)
         labels[key] = list(month_labels(params.simulation.start, params.simulation.months))
-        if t.ally not in params.actors or params.actors[t.ally].role != "ally":
+        if t.pair is not None:
+            ids = list(params.actors)
+            a, b = t.pair.split("-")
+            if a not in ids or b not in ids or a == b:
+                raise CalibrationError(f"{where}.pair: expected two different actors of {sc.name} "
+                                       f"({', '.join(ids)}) as 'A-B', got {t.pair!r}")
+            if ids.index(a) > ids.index(b):
+                raise CalibrationError(f"{where}.pair: expected the actors in the scenario's order, "
+                                       f"'{b}-{a}', got {t.pair!r}")
+        elif t.ally not in params.actors or params.actors[t.ally].role != "ally":
             allies = [k for k, a in params.actors.items() if a.role == "ally"]
             raise CalibrationError(f"{where}.ally: expected an ally of {sc.name} ({', '.join(allies)}), "
                                    f"got {t.ally!r}")
@@ -401,10 +433,10 @@ def resolve(spec: CalibrationSpec, source: str = "calibration", base_dir: str | 
     observations: list[Observation] = []
     for i, t in enumerate(spec.targets):
         where = f"{source}: targets.{i}"
-        variable = _variable(t.variable, where)
+        variable = _variable(t.variable, where, pair=t.pair is not None)
         key = target_keys[i]
         span = set(labels[key])
-        df, column, scale = _observed_rows(t.series, t.ally, where)
+        df, column, scale = _observed_rows(t.series, t.column, where)
         picked = 0
         for _, row in df.iterrows():
             period, months = _period_months(row, t.series.file)
@@ -417,11 +449,11 @@ def resolve(spec: CalibrationSpec, source: str = "calibration", base_dir: str | 
                     raise CalibrationError(f"{where}: observed period {period} is not inside the scenario's months "
                                            f"{labels[key][0]}..{labels[key][-1]}")
                 continue
-            label = t.name or f"{t.ally}:{variable.removesuffix('_mean')}"
+            label = t.name or f"{t.column}:{variable.removesuffix('_mean')}"
             stat = f"{label}@{period}"
             if any(o.key == stat for o in observations):
                 stat = f"{stat}#{len(observations)}"
-            observations.append(Observation(stat, i, key, variable, t.ally, period, months,
+            observations.append(Observation(stat, i, key, variable, t.column, period, months,
                                             float(row[column]) * scale, t.sd, bool(row.get("uncertain", False))))
             picked += 1
         if picked == 0:

@@ -138,7 +138,9 @@ _VARIABLE_TITLES = {"export_share_us_mean": "share of exports to the US",
                     "favourable_us_mean": "share favourable to the US",
                     "favourable_china_mean": "share favourable to China",
                     "p_beijing_side": "share of runs on Beijing's side",
-                    "p_crossed": "share of runs that have crossed to Beijing's side"}
+                    "p_crossed": "share of runs that have crossed to Beijing's side",
+                    "tie_mean": "mean tie",
+                    "p_tie_negative": "share of runs with a hostile tie"}
 
 
 @_rc
@@ -184,7 +186,8 @@ def plot_predictive(pred: xr.Dataset, level: float = 0.9) -> Figure:
         ax.plot([], [], "o-", color=OBSERVED, label="observed (line: its period)")
         ax.errorbar([], [], yerr=[], color="#222222", capsize=3, label=f"statistic's {level:.0%} interval")
         month_axis(ax, months)
-        ax.set_title(f"{actor_name(ally)}: {_VARIABLE_TITLES.get(var, var)} ({scen})")
+        who = " – ".join(actor_name(a) for a in ally.split("-"))   # an ally, or a pair 'JPN-KOR'
+        ax.set_title(f"{who}: {_VARIABLE_TITLES.get(var, var)} ({scen})")
         ax.yaxis.set_major_formatter(_percent_if_share(var))
         if gi == 0:
             ax.legend(loc="best", fontsize=8)

@@ -10,7 +10,8 @@ of θ (the same particle gives the same numbers on any worker), while different 
 independent draws.  It steps the Mesa ``AllianceModel`` (the compiled step) and
 reads the same per-replicate values whose means the results dataset calls ``<series>_mean``, so any per-ally
 series of ``summaries.SERIES`` can be a target, and so can ``p_beijing_side``/``p_crossed`` (the share of
-replicates with alignment < 0 that month / at least once so far, as ``results.to_dataset`` counts them);
+replicates with alignment < 0 that month / at least once so far, as ``results.to_dataset`` counts them),
+and, per pair, ``tie_mean`` and ``p_tie_negative`` (the share of replicates whose tie is negative);
 see docs/calibration.md for what a kernel-level "observables at chosen months" driver would save.
 """
 
@@ -25,6 +26,13 @@ import numpy as np
 
 from alliance_sim.calibration.config import Problem
 from alliance_sim.model.calendar import month_offset
+
+#: Results variables read per pair of actors (the others are per ally).
+PER_PAIR = ("tie_mean", "p_tie_negative")
+
+
+def _column(run: dict, variable: str, column: str) -> int:
+    return (run["pairs"] if variable in PER_PAIR else run["allies"]).index(column)
 
 
 def theta_seed(seed: int, theta: Mapping[str, float], names: list[str]) -> int:
@@ -73,7 +81,7 @@ class Simulator:
             wanted = sorted({o.variable for o in self.problem.observations if o.scenario == name})
             model = AllianceModel(pars, replicate_ids=np.arange(R), seed=seed, months=T, collect=False)
             c = model.compiled
-            got = {v: np.empty((T, c.n_allies)) for v in wanted}
+            got = {v: np.empty((T, len(c.pair_labels) if v in PER_PAIR else c.n_allies)) for v in wanted}
             ever = np.zeros((R, c.n_allies), dtype=bool)  # on Beijing's side at least once so far (p_crossed)
             for t in range(T):
                 model.step()
@@ -84,10 +92,13 @@ class Simulator:
                         got[v][t] = below.mean(axis=0)
                     elif v == "p_crossed":
                         got[v][t] = ever.mean(axis=0)
+                    elif v == "p_tie_negative":
+                        got[v][t] = (series_values("tie", c, model.state) < 0).mean(axis=0)
                     else:
                         got[v][t] = series_values(v.removesuffix("_mean"), c, model.state).mean(axis=0)
             model.state = model.sim = None
-            out[name] = {"allies": list(c.allies), "labels": list(c.month_labels[:T]), **got}
+            out[name] = {"allies": list(c.allies), "pairs": list(c.pair_labels), "labels": list(c.month_labels[:T]),
+                         **got}
         return out
 
     def statistics(self, runs) -> dict[str, float]:
@@ -95,7 +106,7 @@ class Simulator:
         for o in self.problem.observations:
             r = runs[o.scenario]
             rows = [r["labels"].index(m) for m in o.months]
-            stats[o.key] = float(r[o.variable][rows, r["allies"].index(o.ally)].mean())
+            stats[o.key] = float(r[o.variable][rows, _column(r, o.variable, o.ally)].mean())
         return stats
 
     def __call__(self, theta: Mapping[str, float]) -> dict[str, float]:
@@ -124,5 +135,5 @@ class Simulator:
         """(statistics, monthly series of each group over the whole scenario) at ``θ``."""
         full = {k: len(v) for k, v in self.problem.scenario_labels.items()}
         runs = self.series(theta, months=full)
-        series = {g: runs[g[0]][g[1]][:, runs[g[0]]["allies"].index(g[2])].copy() for g in self.series_groups()}
+        series = {g: runs[g[0]][g[1]][:, _column(runs[g[0]], g[1], g[2])].copy() for g in self.series_groups()}
         return self.statistics(runs), series
