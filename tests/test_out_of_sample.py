@@ -73,7 +73,9 @@ def test_the_error_table_has_a_row_per_series_observable_group_and_overall():
     assert list(err.columns) == oos.ERROR_COLUMNS
     assert (err.group == "series").sum() == 8
     assert list(err[err.group == "observable"].quantity) == list(oos.OPINION + oos.TRADE)
-    assert list(err.group[-3:]) == ["opinion", "trade", "overall"]
+    assert list(err.group[-5:]) == ["opinion", "trade", "year", "year", "overall"]
+    years = err[err.group == "year"]
+    assert list(years.year) == ["2023", "2024"] and list(years.mae_model) == pytest.approx([0.1, 0.2])
     overall = err[err.group == "overall"].iloc[0]
     assert overall.points == 16   # the point without persistence is left out of both
     assert overall.mae_model == pytest.approx(0.15) and overall.mae_persistence == pytest.approx(0.05)

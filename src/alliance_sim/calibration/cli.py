@@ -160,9 +160,9 @@ def _print_errors(errors, out) -> None:
     for col in ("group", "series", "points", "model", "persistence", "better"):
         t.add_column(col, justify="left" if col in ("group", "series") else "right")
     for r in errors.itertuples(index=False):
-        series = r.quantity if r.ally == "all" else f"{r.quantity} {r.ally}"
+        series = r.year if r.group == "year" else r.quantity if r.ally == "all" else f"{r.quantity} {r.ally}"
         t.add_row(r.group, series, str(r.points), f"{100 * r.mae_model:.1f}", f"{100 * r.mae_persistence:.1f}",
-                  "model" if r.model_better else "persistence")
+                  "even" if abs(r.model_minus_persistence) < 5e-4 else "model" if r.model_better else "persistence")
     console.print(t)
     console.print(f"results: [bold]{out}[/bold]", highlight=False, soft_wrap=True)
 

@@ -51,8 +51,8 @@ WINDOWS = (Window(2023, "history/camp_david_2023"), Window(2024, "history/electi
 FORECAST_COLUMNS = ["quantity", "ally", "year", "scenario", "observed", "model_median", "model_p05", "model_p95",
                     "inside_90", "persistence", "persistence_year", "model_error", "persistence_error",
                     "uncertain", "source"]
-ERROR_COLUMNS = ["group", "quantity", "ally", "points", "mae_model", "mae_persistence", "model_minus_persistence",
-                 "model_better", "inside_90"]
+ERROR_COLUMNS = ["group", "quantity", "ally", "year", "points", "mae_model", "mae_persistence",
+                 "model_minus_persistence", "model_better", "inside_90"]
 
 
 class OutOfSampleError(ValueError):
@@ -137,17 +137,18 @@ def forecast_table(runs: dict[int, object], points: pd.DataFrame | None = None,
 
 def error_table(forecasts: pd.DataFrame) -> pd.DataFrame:
     """Mean absolute errors of the model's median and of persistence: per series (observable and ally), per
-    observable, for opinion and for trade, and overall.  Points without a persistence value are left out of
-    both, so the two are always scored on the same points."""
+    observable, for opinion and for trade, per forecast year, and overall.  Points without a persistence value
+    are left out of both, so the two are always scored on the same points."""
     f = forecasts[np.isfinite(forecasts.persistence.astype(float))]
     rows = []
 
-    def add(group: str, quantity: str, ally: str, sel: pd.DataFrame) -> None:
+    def add(group: str, quantity: str, ally: str, sel: pd.DataFrame, year: str = "all") -> None:
         if sel.empty:
             return
         m = float(sel.model_error.abs().mean())
         p = float(sel.persistence_error.abs().mean())
-        rows.append({"group": group, "quantity": quantity, "ally": ally, "points": int(len(sel)), "mae_model": m,
+        rows.append({"group": group, "quantity": quantity, "ally": ally, "year": year, "points": int(len(sel)),
+                     "mae_model": m,
                      "mae_persistence": p, "model_minus_persistence": m - p, "model_better": bool(m < p),
                      "inside_90": int(sel.inside_90.sum())})
 
@@ -158,6 +159,8 @@ def error_table(forecasts: pd.DataFrame) -> pd.DataFrame:
         add("observable", q, "all", f[f.quantity == q])
     add("opinion", "all", "all", f[f.quantity.isin(OPINION)])
     add("trade", "all", "all", f[f.quantity.isin(TRADE)])
+    for y in sorted(f.year.unique()):
+        add("year", "all", "all", f[f.year == y], str(int(y)))
     add("overall", "all", "all", f)
     return pd.DataFrame(rows, columns=ERROR_COLUMNS)
 
