@@ -99,6 +99,14 @@ def test_the_2024_scenario_starts_from_the_2023_data():
         assert f"{year}-01" in labels and f"{year}-12" in labels
 
 
+def test_the_2024_start_equals_the_observed_data_of_2023(monkeypatch):
+    """The same check as for the other historical scenarios (tests/test_history.py), with 2023 as its data year."""
+    import test_history
+
+    monkeypatch.setitem(test_history.YEARS, "history/election_year_2024", 2023)
+    test_history.test_start_equals_the_observed_data_of_its_year("history/election_year_2024")
+
+
 def _posterior(path, periods):
     theta = np.array([[[0.05], [0.2]]])
     xr.Dataset({"theta": (("generation", "particle", "parameter"), theta),
