@@ -143,3 +143,10 @@ def test_bad_posteriors_are_one_line_errors(tmp_path):
         lines = [ln for ln in res.output.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], res.output
         assert not (tmp_path / "o").exists()
+
+
+def test_the_shipped_particles_are_the_fit_files_posterior():
+    from alliance_sim.posterior import load_posterior
+
+    post = load_posterior("calibrations/particles/oos_fit_2022.csv")
+    assert list(post.names) == load_calibration(FIT).parameter_names and post.theta.shape[0] >= 100
