@@ -704,8 +704,10 @@ if importlib.util.find_spec("alliance_sim.sweeps") is not None and \
 
 # `alliance calibrate` (alliance_sim/calibration/cli.py); without pyabc (the `calibrate` extra) it says so.
 from alliance_sim.calibration.cli import register as register_calibrate  # noqa: E402
+from alliance_sim.calibration.cli import register_out_of_sample  # noqa: E402
 
 register_calibrate(app)
+register_out_of_sample(app)  # `alliance out-of-sample` (alliance_sim/calibration/out_of_sample.py)
 
 
 def main() -> None:  # pragma: no cover - `python -m alliance_sim.cli`

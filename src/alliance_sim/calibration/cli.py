@@ -95,6 +95,78 @@ def register(app: typer.Typer) -> None:
         _print(res)
 
 
+OOS_HELP = """Out of sample: run the scenarios of 2023, 2024 and 2025 with parameters from a posterior fitted to \
+2022 and before, and score the predictions of the annual polls and export shares against persistence.
+
+Each year's historical scenario (camp_david_2023, election_year_2024, present_2025_2026) starts from the \
+observed data of the year before; persistence carries the last annual observation before the year forward. \
+Writes forecasts.csv (point by point), errors.csv (mean absolute errors of the model and of persistence, per \
+series and overall), out_of_sample.png and manifest.json.  A posterior.nc fitted to any observation of 2023 \
+or later is refused.  See docs/validation.md.
+
+Examples:
+
+  alliance calibrate calibrations/oos_fit_2022.toml --out outputs/oos_fit_2022
+
+  alliance out-of-sample outputs/oos_fit_2022/posterior.nc --out outputs/oos
+"""
+
+
+def register_out_of_sample(app: typer.Typer) -> None:
+    @app.command("out-of-sample", help=OOS_HELP, no_args_is_help=True)
+    def out_of_sample_cmd(
+        posterior: Annotated[Path, typer.Argument(help="posterior.nc (or particles.csv) of `alliance calibrate`, "
+                                                  "fitted to 2022 and before.", show_default=False)],
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder to create (must not exist) "
+                       "(default: outputs/out-of-sample-<timestamp>).")] = None,
+        replicates: Annotated[int, typer.Option("--replicates", "-n", min=1, max=1_000_000,
+                              help="Replicates per forecast year (each draws a particle).")] = 400,
+        seed: Annotated[int | None, typer.Option("--seed", min=0, help="Seed (default: each scenario's own).")]
+        = None,
+    ) -> None:
+        from alliance_sim.calibration import out_of_sample as oos
+        from alliance_sim.posterior import PosteriorError, load_posterior
+        from alliance_sim.rundir import RunDirError, check_out_dir, default_out_dir
+        from alliance_sim.writer import OutputError, signals_as_exceptions
+
+        try:
+            with signals_as_exceptions():
+                post = load_posterior(posterior)
+                target = out if out is not None else default_out_dir("out-of-sample")
+                check_out_dir(target)
+                res = oos.out_of_sample(post.path, replicates=replicates, seed=seed,
+                                        progress=lambda what: print(f"running {what}", file=sys.stderr, flush=True))
+                manifest = {"command": "alliance out-of-sample", "posterior": str(posterior),
+                            "posterior_sha256": post.digest, "parameters": list(post.names),
+                            "fitted_periods": res.fitted, "replicates": replicates, "seed": seed,
+                            "windows": [{"year": w.year, "scenario": w.scenario} for w in oos.WINDOWS]}
+                oos.write(res, target, manifest)
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", None)
+            _say_error(f"interrupted{f' ({signal.Signals(signum).name})' if signum else ''}")
+            raise typer.Exit(128 + signum if signum else EXIT_INTERRUPTED) from None
+        except (oos.OutOfSampleError, PosteriorError, RunDirError, OutputError) as exc:
+            _say_error(str(exc))
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        _print_errors(res.errors, target)
+
+
+def _print_errors(errors, out) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    t = Table(title="mean absolute error, percentage points (model median vs persistence)", title_justify="left")
+    for col in ("group", "series", "points", "model", "persistence", "better"):
+        t.add_column(col, justify="left" if col in ("group", "series") else "right")
+    for r in errors.itertuples(index=False):
+        series = r.year if r.group == "year" else r.quantity if r.ally == "all" else f"{r.quantity} {r.ally}"
+        t.add_row(r.group, series, str(r.points), f"{100 * r.mae_model:.1f}", f"{100 * r.mae_persistence:.1f}",
+                  "even" if abs(r.model_minus_persistence) < 5e-4 else "model" if r.model_better else "persistence")
+    console.print(t)
+    console.print(f"results: [bold]{out}[/bold]", highlight=False, soft_wrap=True)
+
+
 def _print(res) -> None:
     from rich.console import Console
     from rich.table import Table

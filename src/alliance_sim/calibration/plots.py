@@ -204,3 +204,67 @@ def _percent_if_share(var: str):
     if "share" in var or "favourable" in var:
         return PercentFormatter(1.0, decimals=0)
     return FuncFormatter(lambda v, _: f"{v:g}")
+
+
+_OOS_TITLES = {"favourable_us": "Favourable view of the US (Pew)", "favourable_china": "Favourable view of China (Pew)",
+               "export_share_us": "Goods-export share to the US", "export_share_china": "Goods-export share to China"}
+
+
+@_rc
+def plot_out_of_sample(forecasts, history, first_year: int = 2016) -> Figure:
+    """Out of sample (``alliance out-of-sample``): one panel per observable, both allies.  The observed annual
+    series (the fit's years and before on a line, the forecast years as large markers), the model's
+    posterior-predictive median and 90 % band at each forecast point, and persistence (the last value before
+    the forecast year) as a cross; the forecast years shaded."""
+    from matplotlib.ticker import PercentFormatter
+
+    from alliance_sim.plots import ally_color
+
+    quantities = list(_OOS_TITLES)
+    fig = Figure(figsize=(12.5, 8.2), dpi=100, layout="constrained")
+    axes = fig.subplots(2, 2).ravel()
+    years = sorted(int(y) for y in forecasts.year.unique()) if len(forecasts) else []
+    side = {"JPN": -1, "KOR": 1}   # Japan's model and persistence left of the year, Korea's right
+    last = max([*years, int(history.year.max()) if len(history) else first_year])
+    for ax, q in zip(axes, quantities, strict=True):
+        if years:
+            ax.axvspan(min(years) - 0.5, max(years) + 0.5, color="#efefef", lw=0, zorder=0)
+            ax.text(0.5 * (min(years) + max(years)), 1.0, "predicted", transform=ax.get_xaxis_transform(),
+                    ha="center", va="top", fontsize=9, color="#666666")
+        for pos, ally in enumerate(("JPN", "KOR")):
+            color = ally_color(ally, pos)
+            h = history[(history.quantity == q) & (history.ally == ally) & (history.year >= first_year)]
+            past = h[h.year < (min(years) if years else last + 1)]
+            ax.plot(past.year, past.value, "o-", color=color, lw=1.4, ms=4, label=f"{actor_name(ally)} observed")
+            f = forecasts[(forecasts.quantity == q) & (forecasts.ally == ally)]
+            if f.empty:
+                continue
+            if len(past):   # join the last fitted-era point to the forecast-era points
+                ax.plot([past.year.iloc[-1], *f.year], [past.value.iloc[-1], *f.observed], ":", color=color, lw=1)
+            for r in f.itertuples(index=False):
+                ax.plot(r.year, r.observed, "o", color=color, mfc="white" if r.uncertain else color, ms=9,
+                        mew=2, zorder=5)
+            x = f.year.to_numpy() + 0.16 * side[ally]
+            ax.errorbar(x, f.model_median, yerr=[f.model_median - f.model_p05, f.model_p95 - f.model_median],
+                        fmt="D", color="#222222", mfc=color, ms=6, capsize=3, lw=1.2, zorder=6)
+            ax.plot(f.year.to_numpy() + 0.32 * side[ally], f.persistence, "x", color=color, ms=8, mew=2, zorder=6)
+        ax.set_title(_OOS_TITLES[q])
+        ax.set_xlim(first_year - 0.5, last + 0.5)
+        ax.set_xticks(range(first_year, last + 1, 1 if last - first_year <= 10 else 2))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.grid(axis="y", color="#dddddd", lw=0.6)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", color=ally_color(a, i), lw=1.4, ms=4, label=f"{actor_name(a)}, observed")
+               for i, a in enumerate(("JPN", "KOR"))]
+    handles += [Line2D([], [], marker="o", ls="", color="#555555", ms=8, mew=2,
+                       label="observed in a forecast year (open: marked uncertain)"),
+                Line2D([], [], marker="D", ls="-", color="#222222", mfc="#999999", ms=6,
+                       label="model: posterior-predictive median, 90 % band"),
+                Line2D([], [], marker="x", ls="", color="#555555", ms=8, mew=2,
+                       label="persistence: last value before the year")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9.5, frameon=False)
+    span = f"{min(years)}–{max(years)}" if years else ""
+    fig.suptitle(f"Out of sample: parameters fitted to data up to {min(years) - 1 if years else ''}, "
+                 f"{span} predicted (shaded), against persistence")
+    return fig
