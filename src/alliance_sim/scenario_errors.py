@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from alliance_sim.model.parameters import Parameters, field_bounds
 
 #: Top-level keys a scenario file may have besides the fields of ``Parameters``.
-META_KEYS = ("extends", "scenario", "initial_conditions")
+META_KEYS = ("extends", "scenario", "initial_conditions", "add")
 #: Longest message part kept (a message is one line of reasonable length).
 MAX_PROBLEM = 300
 

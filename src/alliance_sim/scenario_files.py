@@ -12,8 +12,8 @@ from pathlib import Path
 from alliance_sim.scenario_errors import ScenarioError, _one_line
 
 #: Sub-folders of ``scenarios/`` whose files are shipped scenarios too, named ``<folder>/<name>``
-#: (``history/thaad_2016``).  ``sweeps/`` holds sweep designs, not scenarios.
-SUBFOLDERS = ("history",)
+#: (``history/thaad_2016``, ``forecast_2028/opcon_agreed``).  ``sweeps/`` holds sweep designs, not scenarios.
+SUBFOLDERS = ("history", "forecast_2028")
 
 
 def _scenario_dirs() -> list[Path]:

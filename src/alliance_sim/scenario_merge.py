@@ -8,6 +8,15 @@ given for a list changes single entries, named by position, stable name or label
 
     [tariffs."JPN:country:2025-08"]        # only the 25 % letter tariff on Japan changes
     rate = 0.30
+
+and ``[[add.<list>]]`` entries are appended to the inherited list (a branch adds an event or a tariff
+without restating the parent's)::
+
+    [[add.events]]
+    month = "2026-11"
+    kind = "reassurance"
+    targets = ["KOR"]
+    magnitude = 0.1
 """
 
 from __future__ import annotations
@@ -15,12 +24,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from alliance_sim.overrides import OverrideError, patch_list
 from alliance_sim.scenario_errors import ScenarioError, _show
 from alliance_sim.scenario_files import read_toml, resolve_scenario_path
 
 MAX_EXTENDS_DEPTH = 32
+#: The table whose arrays are appended to the inherited lists (``[[add.events]]``).
+ADD_KEY = "add"
 
 
 def deep_merge(base: Mapping, child: Mapping, _path: str = "") -> dict:
@@ -71,9 +83,10 @@ def load_chain(path: Path, shown: str, stack: list[Path]) -> tuple[dict, str, li
         raise ScenarioError(shown, "", "empty scenario (no settings); state at least one value, or "
                                        "`extends = \"baseline_2025.toml\"` to start from a shipped scenario")
     parent_ref = data.pop("extends", None)
+    additions = data.pop(ADD_KEY, None)
     chain = [path]
     if parent_ref is None:
-        return data, text, chain
+        return _append_entries(data, additions, shown), text, chain
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         raise ScenarioError(shown, "extends", f"expected a file name such as \"baseline_2025.toml\" or a "
                                               f"shipped scenario's name, got {_show(parent_ref)}")
@@ -96,4 +109,29 @@ def load_chain(path: Path, shown: str, stack: list[Path]) -> tuple[dict, str, li
             raise
         # an error inside the parent: say which extended file it is in
         raise ScenarioError(shown, "", f"in extended file {exc}") from None
-    return merge(pdata, data, shown), text, chain + pchain
+    return _append_entries(merge(pdata, data, shown), additions, shown), text, chain + pchain
+
+
+def _append_entries(merged: dict, additions: Any, shown: str) -> dict:
+    """``merged`` with the ``[[add.<list>]]`` entries of the file appended to each inherited list (the
+    defaults' list where no file in the chain sets one)."""
+    if additions is None:
+        return merged
+    if not isinstance(additions, Mapping):
+        raise ScenarioError(shown, ADD_KEY, f"expected tables of entries such as [[add.events]], got "
+                                            f"{_show(additions)}")
+    from alliance_sim.model.parameters import Parameters
+
+    lists = {k: v for k, v in Parameters().model_dump(mode="python", exclude_none=True).items() if isinstance(v, list)}
+    out = dict(merged)
+    for field, entries in additions.items():
+        if field not in lists:
+            hint = ", ".join(sorted(lists))
+            raise ScenarioError(shown, f"{ADD_KEY}.{field}", f"expected a list of the scenario ({hint}), got "
+                                                             f"{field!r}")
+        if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+            raise ScenarioError(shown, f"{ADD_KEY}.{field}", f"expected [[{ADD_KEY}.{field}]] entries (tables), got "
+                                                             f"{_show(entries)}")
+        base = out.get(field, lists[field])
+        out[field] = copy.deepcopy(list(base)) + copy.deepcopy(entries)
+    return out
