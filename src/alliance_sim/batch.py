@@ -97,14 +97,14 @@ def run_points(base: Parameters, points: list[dict[str, Any]], replicates: int, 
     seed = base.simulation.seed if seed is None else int(seed)
     T = base.simulation.months if months is None else int(months)
     allies = compile_parameters(base, 1).allies
-    params = [apply_overrides(base, overrides) for overrides in points]
-    if params and posterior is not None:
+    if points and posterior is not None:
         try:
             out = _run_posterior_block(base, points, replicates, seed, T, posterior)
         except StructureMismatch:
             each = [_run_posterior_block(base, [pt], replicates, seed, T, posterior) for pt in points]
             out = {k: np.concatenate([e[k] for e in each]) for k in each[0]}
-    elif params:
+    elif points:
+        params = [apply_overrides(base, overrides) for overrides in points]
         try:
             out = _run_block(params, replicates, seed, T)
         except StructureMismatch:
@@ -118,7 +118,7 @@ def run_points(base: Parameters, points: list[dict[str, Any]], replicates: int, 
             "final_reliability_mean": ("point", "ally")}
     for key, d in dims.items():
         sizes = {"point": 0, "ally": len(allies), "quantile": len(QUANTILES)}
-        arr = out[key] if params else np.zeros(tuple(sizes[x] for x in d))
+        arr = out[key] if points else np.zeros(tuple(sizes[x] for x in d))
         data[key] = xr.Variable(d, arr, {"long_name": OUTCOMES[key]})
     return xr.Dataset(data, coords={"point": np.arange(len(points)), "ally": allies,
                                     "quantile": list(QUANTILES)})

@@ -445,8 +445,10 @@ def _frame(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     elif name == "trade_shares":
         df["share"] = df["share"].astype("float64")
         df["start"] = pd.to_datetime(df["period"].map(_sort_key))
-    elif name in ("defence_spending", "alignment_record"):
-        df = df.astype({"year": "int64", "value": "float64"} if name == "defence_spending" else {"value": "float64"})
+    elif name == "defence_spending":
+        df = df.astype({"year": "int64", "value": "float64"})
+    elif name == "alignment_record":
+        df["value"] = df["value"].astype("float64")
     elif name == "decisions":
         df["date"] = pd.to_datetime(df["date"].map(_sort_key))
         for col in ("votes_for", "votes_against"):

@@ -67,7 +67,7 @@ def _read_particles_csv(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, 
 
 def load_posterior(path: str | Path) -> Posterior:
     """Read ``posterior.nc`` (its last generation) or ``particles.csv``, as written by ``alliance calibrate``;
-    the CSV form is how a calibration's posterior is shipped (``calibrations/posteriors/``)."""
+    the CSV form is how a calibration's posterior is shipped (``calibrations/particles/``)."""
     import xarray as xr
 
     path = Path(path)

@@ -120,9 +120,9 @@ def _append_entries(merged: dict, additions: Any, shown: str) -> dict:
     if not isinstance(additions, Mapping):
         raise ScenarioError(shown, ADD_KEY, f"expected tables of entries such as [[add.events]], got "
                                             f"{_show(additions)}")
-    from alliance_sim.model.parameters import Parameters
+    from alliance_sim.scenario import default_tree
 
-    lists = {k: v for k, v in Parameters().model_dump(mode="python", exclude_none=True).items() if isinstance(v, list)}
+    lists = {k: v for k, v in default_tree().items() if isinstance(v, list)}
     out = dict(merged)
     for field, entries in additions.items():
         if field not in lists:

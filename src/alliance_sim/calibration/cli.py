@@ -134,7 +134,7 @@ def register_out_of_sample(app: typer.Typer) -> None:
                 post = load_posterior(posterior)
                 target = out if out is not None else default_out_dir("out-of-sample")
                 check_out_dir(target)
-                res = oos.out_of_sample(post.path, replicates=replicates, seed=seed,
+                res = oos.out_of_sample(post, replicates=replicates, seed=seed,
                                         progress=lambda what: print(f"running {what}", file=sys.stderr, flush=True))
                 manifest = {"command": "alliance out-of-sample", "posterior": str(posterior),
                             "posterior_sha256": post.digest, "parameters": list(post.names),

@@ -189,13 +189,17 @@ class OutOfSampleResult:
     fitted: list[str] | None    # the posterior's fitted periods, when recorded
 
 
-def out_of_sample(posterior: str | Path, replicates: int = 400, seed: int | None = None,
+def out_of_sample(posterior, replicates: int = 400, seed: int | None = None,
                   windows: Iterable[Window] = WINDOWS, progress=None) -> OutOfSampleResult:
-    """Check the posterior is out of sample, run the windows and score model and persistence."""
+    """Check the posterior (a path or a loaded ``Posterior``, read once) is out of sample, run the windows and
+    score model and persistence."""
+    from alliance_sim.posterior import Posterior, load_posterior
+
+    post = posterior if isinstance(posterior, Posterior) else load_posterior(posterior)
     windows = tuple(windows)
-    fitted = check_out_of_sample(posterior, min(w.year for w in windows))
+    fitted = check_out_of_sample(post.path, min(w.year for w in windows))
     points = annual_points()
-    runs = run_windows(posterior, replicates, seed, windows, progress)
+    runs = run_windows(post, replicates, seed, windows, progress)
     fc = forecast_table(runs, points, windows)
     return OutOfSampleResult(fc, error_table(fc), points, fitted)
 

@@ -98,7 +98,7 @@ def final(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def particles_table(ds: xr.Dataset) -> pd.DataFrame:
     """The last population as a small table, ``weight`` then one column per parameter: the form a posterior is
-    shipped in (``calibrations/posteriors/<name>_particles.csv``) and read back by ``--posterior``."""
+    shipped in (``calibrations/particles/<name>.csv``) and read back by ``--posterior``."""
     th, w = final(ds)
     table = pd.DataFrame(th, columns=[str(n) for n in ds.parameter.values])
     table.insert(0, "weight", w)   # as stored (load_posterior normalises), so both forms draw the same particles
