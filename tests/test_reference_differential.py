@@ -83,6 +83,7 @@ def schedules_params() -> Parameters:
     p.demands = [DemandStep(month="2025-10", target="KOR", defense_gdp=3.5),
                  DemandStep(month="2026-01", target="JPN", defense_gdp=5.0)]
     p.threats["china_grey_zone"].rate_schedule = [RateStep(month="2026-01", rate_per_month=8.0)]
+    p.mechanisms.trade_shock_sd = 0.007  # exogenous trade moves (0 by default) on top of the tariffs' own
     return p
 
 

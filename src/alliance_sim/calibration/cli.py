@@ -123,10 +123,14 @@ def register_out_of_sample(app: typer.Typer) -> None:
                               help="Replicates per forecast year (each draws a particle).")] = 400,
         seed: Annotated[int | None, typer.Option("--seed", min=0, help="Seed (default: each scenario's own).")]
         = None,
+        set_: Annotated[list[str] | None, typer.Option(
+            "--set", "-s", metavar="KEY=VALUE", help="Override one parameter in every forecast year's scenario, "
+            "e.g. --set mechanisms.trade_shock_sd=0.007 (repeatable).")] = None,
     ) -> None:
         from alliance_sim.calibration import out_of_sample as oos
         from alliance_sim.posterior import PosteriorError, load_posterior
         from alliance_sim.rundir import RunDirError, check_out_dir, default_out_dir
+        from alliance_sim.scenario import ScenarioError
         from alliance_sim.writer import OutputError, signals_as_exceptions
 
         try:
@@ -134,10 +138,11 @@ def register_out_of_sample(app: typer.Typer) -> None:
                 post = load_posterior(posterior)
                 target = out if out is not None else default_out_dir("out-of-sample")
                 check_out_dir(target)
-                res = oos.out_of_sample(post, replicates=replicates, seed=seed,
+                res = oos.out_of_sample(post, replicates=replicates, seed=seed, overrides=list(set_ or []),
                                         progress=lambda what: print(f"running {what}", file=sys.stderr, flush=True))
                 manifest = {"command": "alliance out-of-sample", "posterior": str(posterior),
                             "posterior_sha256": post.digest, "parameters": list(post.names),
+                            "overrides": list(set_ or []),
                             "fitted_periods": res.fitted, "replicates": replicates, "seed": seed,
                             "windows": [{"year": w.year, "scenario": w.scenario} for w in oos.WINDOWS]}
                 oos.write(res, target, manifest)
@@ -145,7 +150,7 @@ def register_out_of_sample(app: typer.Typer) -> None:
             signum = getattr(exc, "signum", None)
             _say_error(f"interrupted{f' ({signal.Signals(signum).name})' if signum else ''}")
             raise typer.Exit(128 + signum if signum else EXIT_INTERRUPTED) from None
-        except (oos.OutOfSampleError, PosteriorError, RunDirError, OutputError) as exc:
+        except (oos.OutOfSampleError, PosteriorError, RunDirError, OutputError, ScenarioError) as exc:
             _say_error(str(exc))
             raise typer.Exit(EXIT_BAD_INPUT) from None
         _print_errors(res.errors, target)

@@ -20,7 +20,7 @@ No plotting here (``alliance_sim.calibration.plots.plot_out_of_sample``); no mod
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,18 +166,23 @@ def error_table(forecasts: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_windows(posterior, replicates: int = 400, seed: int | None = None, windows: Iterable[Window] = WINDOWS,
-                progress: Callable[[str], None] | None = None) -> dict[int, object]:
+                progress: Callable[[str], None] | None = None, overrides: Sequence[str] = ()) -> dict[int, object]:
     """``{year: results dataset}``: each window's scenario run with replicate parameters from ``posterior``
-    (a path or a loaded ``Posterior``), every month of the scenario."""
+    (a path or a loaded ``Posterior``), every month of the scenario.  ``overrides`` (``KEY=VALUE``, as
+    ``--set``) apply to every window, e.g. a parameter the fit held fixed; all are checked before any run."""
     from alliance_sim.api import run
     from alliance_sim.posterior import Posterior, load_posterior
+    from alliance_sim.scenario import load_scenario
 
     post = posterior if isinstance(posterior, Posterior) else load_posterior(posterior)
+    windows = tuple(windows)
+    scenarios = {w.year: load_scenario(w.scenario, list(overrides)) for w in windows}
     out = {}
     for w in windows:
         if progress is not None:
             progress(f"{w.scenario} ({w.year})")
-        out[w.year] = run(w.scenario, replicates=replicates, seed=seed, posterior=post, keep_trajectories=0).dataset
+        out[w.year] = run(scenarios[w.year], replicates=replicates, seed=seed, posterior=post,
+                          keep_trajectories=0).dataset
     return out
 
 
@@ -190,7 +195,8 @@ class OutOfSampleResult:
 
 
 def out_of_sample(posterior, replicates: int = 400, seed: int | None = None,
-                  windows: Iterable[Window] = WINDOWS, progress=None) -> OutOfSampleResult:
+                  windows: Iterable[Window] = WINDOWS, progress=None,
+                  overrides: Sequence[str] = ()) -> OutOfSampleResult:
     """Check the posterior (a path or a loaded ``Posterior``, read once) is out of sample, run the windows and
     score model and persistence."""
     from alliance_sim.posterior import Posterior, load_posterior
@@ -199,7 +205,7 @@ def out_of_sample(posterior, replicates: int = 400, seed: int | None = None,
     windows = tuple(windows)
     fitted = check_out_of_sample(post.path, min(w.year for w in windows))
     points = annual_points()
-    runs = run_windows(post, replicates, seed, windows, progress)
+    runs = run_windows(post, replicates, seed, windows, progress, overrides)
     fc = forecast_table(runs, points, windows)
     return OutOfSampleResult(fc, error_table(fc), points, fitted)
 

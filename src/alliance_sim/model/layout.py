@@ -62,7 +62,8 @@ TIE_FORCE_GROUPS = 4  # of those, the ones tie_drivers computes (balance is the 
 STATE = (
     ("ties", "n n"), ("intercept", "n n"), ("stock", "n S"),
     ("tariff_offset", "A"), ("demand_offset", "A"), ("effort", "A"), ("latent", "A"), ("trust_scar", "A"),
-    ("exports_us", "A"), ("exports_cn", "A"), ("orientation", "A"), ("chip_used", "A"), ("bonus_left", "A"),
+    ("exports_us", "A"), ("exports_cn", "A"), ("trade_shock_us", "A"), ("trade_shock_cn", "A"),
+    ("orientation", "A"), ("chip_used", "A"), ("bonus_left", "A"),
     ("us_last", "A"), ("ally_last", "A"), ("china_last", "A"), ("adversary_last", "D"),
     ("us_choice", "A"), ("ally_choice", "A"), ("china_choice", "A"), ("adversary_choice", "D"),
     # observables, derived from the state above at the end of every transition

@@ -36,6 +36,7 @@ STREAM_ELECTION = 8
 STREAM_CITIZEN_INIT = 9
 STREAM_CITIZEN_NOISE = 10
 STREAM_POSTERIOR = 11  # which particle of a calibration's posterior a replicate's parameters are
+STREAM_TRADE_SHOCK = 12  # the exogenous moves of each ally's export-share targets (step.trade_shock_update)
 
 
 @register_jitable(inline="always")  # inlined where compiled: a call per draw would stop the lanes vectorising

@@ -64,6 +64,7 @@ TERM = IntEnum("TERM", [
     "citizen_conformity", "citizen_anchor", "citizen_noise", "tariff_nationalism", "threat_rally",
     "coercion_backlash", "inducement_appeal", "elections", "leader_events", "threat_events", "quasi_alliance",
     "tie_events", "concession_relief", "trust_memory", "accommodation_impulse", "accommodation_relief",
+    "trade_shocks",
 ], start=0)
 
 # The structure of the model (actor indices, which sources are actors, group sensitivities, modes …).
@@ -225,6 +226,14 @@ def effective_tariff(country_weight, country_rate, sector_contribution):
 def tariff_pain(exports_to_gdp, exports_us, tariff):
     """Percentage points of GDP taxed: 100 · (exports/GDP) · (exports to the patron) · τ."""
     return 100.0 * exports_to_gdp * exports_us * tariff
+
+
+@term
+def trade_shock_update(shock, persistence, sd, u):
+    """d ← ρ·d + σ·√12·(u − ½): an AR(1) move of an export-share target that no modelled driver explains
+    (foreign demand, the chip cycle, exchange rates), so trade bands carry the year-to-year moves the record
+    shows (docs/model.md §7.3)."""
+    return persistence * shock + sd * SQRT12 * (u - 0.5)
 
 
 @term
@@ -591,6 +600,8 @@ def initial_state(Z, Ly, sz, P, V, keys, prow, ties0, stock0, sch, st, W):
             Z[Ly.trust_scar + a, m] = 0.0
             Z[Ly.exports_us + a, m] = V[VEC.share_us0, a, m]
             Z[Ly.exports_cn + a, m] = V[VEC.share_cn0, a, m]
+            Z[Ly.trade_shock_us + a, m] = 0.0
+            Z[Ly.trade_shock_cn + a, m] = 0.0
             Z[Ly.orientation + a, m] = V[VEC.orientation0, a, m]
             Z[Ly.tariff0 + a, m] = tariff0
             Z[Ly.tariff + a, m] = tariff0
@@ -832,6 +843,8 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
     mkey = Wk
 
     # ---- the patron: tariffs and demands; the ally: effort and chips; trade
+    for m in range(L):
+        mkey[m] = stream_key(keys[m], t, rng.STREAM_TRADE_SHOCK)
     for a in range(A):
         for m in range(L):
             r = prow[m]
@@ -863,11 +876,19 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
                 Z[Ly.pow_ratio + a, m] = ratio
                 Z[Ly.pow_value + a, m] = ratio ** (-P[F.trade_elasticity, m])
         for m in range(L):
+            d_us = trade_shock_update(Z[Ly.trade_shock_us + a, m], P[F.trade_shock_persistence, m],
+                                      P[F.trade_shock_sd, m], uniform_from_key(mkey[m], 2 * a))
+            d_cn = trade_shock_update(Z[Ly.trade_shock_cn + a, m], P[F.trade_shock_persistence, m],
+                                      P[F.trade_shock_sd, m], uniform_from_key(mkey[m], 2 * a + 1))
+            Z[Ly.trade_shock_us + a, m] = d_us
+            Z[Ly.trade_shock_cn + a, m] = d_cn
             s_us0, s_cn0 = V[VEC.share_us0, a, m], V[VEC.share_cn0, a, m]
             rate = P[F.trade_adjustment_rate, m]
             ex_us = Z[Ly.exports_us + a, m]
-            new_us = ex_us + rate * (s_us0 * Z[Ly.pow_value + a, m] - ex_us)
-            target_cn = s_cn0 + on[TERM.trade_diversion] * P[F.diversion_to_china, m] * (s_us0 - new_us)
+            new_us = max(ex_us + rate * (s_us0 * Z[Ly.pow_value + a, m] + on[TERM.trade_shocks] * d_us - ex_us),
+                         0.0)
+            target_cn = (s_cn0 + on[TERM.trade_diversion] * P[F.diversion_to_china, m] * (s_us0 - new_us)
+                         + on[TERM.trade_shocks] * d_cn)
             new_cn = max(Z[Ly.exports_cn + a, m] + rate * (target_cn - Z[Ly.exports_cn + a, m]), 0.0)
             Z[Ly.exports_us + a, m] = new_us
             cn = Z[Ly.china_choice + a, m]

@@ -164,6 +164,7 @@ class AllyAgent(CountryAgent):
         self.latent = _logit(float(c.reliability0[a]))
         self.trust_scar = 0.0
         self.exports_us, self.exports_cn = self.share_us0, self.share_cn0
+        self.trade_shock_us = self.trade_shock_cn = 0.0  # exogenous deviations of the export targets
         self.orientation = float(c.orientation0[a])
         self.chip_used, self.bonus_left = False, 0
         self.last_decision = "hold"

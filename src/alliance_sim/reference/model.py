@@ -202,6 +202,7 @@ class ReferenceModel(mesa.Model):
         old_threat_ch = {a.name: 1.0 - math.exp(-a.stock[src_ch]) for a in self.ally_agents}
         old_tariff = {a.name: a.tariff for a in self.ally_agents}
 
+        u_trade = rng.uniforms(self.keys, t, rng.STREAM_TRADE_SHOCK, 2 * c.n_allies)[0]
         for ally in self.ally_agents:
             a, name = ally.position, ally.name
             # The patron's tariff and demand moves.
@@ -218,9 +219,16 @@ class ReferenceModel(mesa.Model):
             ally.chip_used = ally.chip_used or chipped
             ally.bonus_left = int(c.chip_months[a]) if chipped else max(ally.bonus_left - 1, 0)
             # Trade: exports to the patron adjust to the tariff; part of the loss re-routes to China.
-            target_us = ally.share_us0 * ((1.0 + ally.tariff) / (1.0 + ally.tariff0)) ** (-m.trade_elasticity)
-            ally.exports_us += m.trade_adjustment_rate * (target_us - ally.exports_us)
-            target_cn = ally.share_cn0 + m.diversion_to_china * (ally.share_us0 - ally.exports_us)
+            # Exogenous moves of both targets: an AR(1) deviation each, fed by a uniform innovation of sd σ.
+            spread = m.trade_shock_sd * math.sqrt(12.0)
+            ally.trade_shock_us = m.trade_shock_persistence * ally.trade_shock_us + spread * (u_trade[2 * a] - 0.5)
+            ally.trade_shock_cn = (m.trade_shock_persistence * ally.trade_shock_cn
+                                   + spread * (u_trade[2 * a + 1] - 0.5))
+            target_us = (ally.share_us0 * ((1.0 + ally.tariff) / (1.0 + ally.tariff0)) ** (-m.trade_elasticity)
+                         + ally.trade_shock_us)
+            ally.exports_us = max(ally.exports_us + m.trade_adjustment_rate * (target_us - ally.exports_us), 0.0)
+            target_cn = (ally.share_cn0 + m.diversion_to_china * (ally.share_us0 - ally.exports_us)
+                         + ally.trade_shock_cn)
             exports_cn = max(ally.exports_cn + m.trade_adjustment_rate * (target_cn - ally.exports_cn), 0.0)
             access = (cpol.inducement_market_access * (china[name] == "induce")
                       - cpol.coercion_export_loss * (china[name] == "coerce"))
