@@ -71,6 +71,8 @@ def test_the_tiny_file_resolves_to_the_observed_2025_shares(tmp_path):
      "did you mean 'partner'"),
     ({'seed = 5': 'seed = 5\ndistance = "standardised"'}, "targets.0.sd", "required by abc.distance"),
     ({'population_size = 10': 'population_size = 1'}, "abc.population_size", "greater than or equal to 2"),
+    ({'name = "tiny"': 'name = "tiny"\nset = { "mechanisms.trade_shock_sd" = 0.5 }'},
+     "cal.toml: set.mechanisms.trade_shock_sd", "0.05"),
     ({'replicates = 2': 'replicates = "two"'}, "abc.replicates", "got 'two'"),
 ])
 def test_bad_files_get_one_line_naming_the_key(tmp_path, change, key, words):
@@ -80,6 +82,20 @@ def test_bad_files_get_one_line_naming_the_key(tmp_path, change, key, words):
         text = text.replace(old, new, 1)
     msg = _error(tmp_path, text)
     assert key in msg and words in msg, msg
+
+
+def test_the_file_level_set_reaches_every_target_and_a_target_set_wins(tmp_path):
+    text = _tiny(**{'name = "tiny"': 'name = "tiny"\nset = { "mechanisms.trade_shock_sd" = 0.007, '
+                                     '"mechanisms.trade_shock_persistence" = 0.9 }'})
+    first = text.index("[[targets]]") + len("[[targets]]")
+    second = text.index("[[targets]]", first)
+    text = text[:second] + '[[targets]]\nset = { "mechanisms.trade_shock_sd" = 0.002 }' + text[second + 11:]
+    path = tmp_path / "cal.toml"
+    path.write_text(text)
+    p = load_calibration(path)
+    sds = sorted(params.mechanisms.trade_shock_sd for params in p.scenarios.values())
+    assert sds == [0.002, 0.007]  # two scenarios now: the second target's own set differs
+    assert all(params.mechanisms.trade_shock_persistence == 0.9 for params in p.scenarios.values())
 
 
 def test_missing_and_broken_files(tmp_path):

@@ -134,6 +134,29 @@ def test_cli_writes_forecasts_errors_and_plot(tmp_path):
     assert manifest["fitted_periods"] == ["2017", "2021-03/05"] and manifest["replicates"] == 8
 
 
+def test_set_reaches_every_forecast_year_and_trade_shocks_widen_the_trade_bands(tmp_path):
+    """The same posterior and seed with and without exogenous trade moves: the opinion bands barely move, and
+    every trade point's band widens (without them the shares move only with tariffs and China's choices)."""
+    post = _posterior(tmp_path / "posterior.nc", ["2017"])
+    widths = {}
+    for label, extra in (("off", []), ("on", ["--set", "mechanisms.trade_shock_sd=0.007"])):
+        out = tmp_path / label
+        res = CliRunner().invoke(app, ["out-of-sample", str(post), "--out", str(out), "-n", "16", "--seed", "3",
+                                       *extra])
+        assert res.exit_code == 0, res.output
+        fc = pd.read_csv(out / "forecasts.csv")
+        widths[label] = fc.assign(width=fc.model_p95 - fc.model_p05)
+        assert json.loads((out / "manifest.json").read_text())["overrides"] == extra[1:]
+    off, on = widths["off"], widths["on"]
+    trade = off.quantity.isin(oos.TRADE).to_numpy()
+    assert (on.width.to_numpy()[trade] > off.width.to_numpy()[trade] + 0.005).all()  # half a point wider or more
+    res = CliRunner().invoke(app, ["out-of-sample", str(post), "--out", str(tmp_path / "bad"), "-n", "4",
+                                   "--set", "mechanisms.trade_shock_sdd=0.007"])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and "trade_shock_sdd" in lines[0], res.output
+    assert not (tmp_path / "bad").exists()
+
+
 def test_bad_posteriors_are_one_line_errors(tmp_path):
     in_sample = _posterior(tmp_path / "late.nc", ["2021", "2023-02/05"])
     for path, expected in ((in_sample, "fitted to observations of 2023-02/05"),

@@ -122,6 +122,9 @@ class AbcSpec(_Strict):
     seed: int = Field(1, ge=0, le=2**63 - 1)
     distance: Literal["adaptive", "euclidean", "standardised"] = "adaptive"
     predictive_draws: int = Field(100, ge=0, le=100_000)
+    # Replicates averaged per predictive draw (default: ``replicates``, the fit's statistic).  1 compares one
+    # simulated world with the one observed history, so the band carries the model's chance in full.
+    predictive_replicates: int | None = Field(None, ge=1, le=100_000)
 
 
 class ClusterSpec(_Strict):
@@ -134,6 +137,8 @@ class CalibrationSpec(_Strict):
     description: str = ""
     parameters: list[ParameterSpec] = Field(min_length=1)
     targets: list[TargetSpec] = Field(min_length=1)
+    # Overrides of every target's scenario (before the target's own ``set``): what the whole fit holds fixed.
+    set: dict[str, Any] = Field(default_factory=dict)
     abc: AbcSpec = Field(default_factory=AbcSpec)
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
 
@@ -185,7 +190,7 @@ class Problem:
         d = self.spec.model_dump(mode="json", exclude={"cluster": True, "name": True, "description": True,
                                                         "abc": {"generations", "minimum_epsilon",
                                                                 "min_acceptance_rate", "max_simulations",
-                                                                "predictive_draws"}})
+                                                                "predictive_draws", "predictive_replicates"}})
         d["scenarios"] = {k: hashlib.sha256(v.model_dump_json().encode()).hexdigest()[:16]
                           for k, v in sorted(self.scenarios.items())}
         d["observed"] = [(o.key, o.value) for o in self.observations]
@@ -379,14 +384,16 @@ def resolve(spec: CalibrationSpec, source: str = "calibration", base_dir: str | 
         except ScenarioError as exc:
             raise CalibrationError(f"{where}.scenario: {exc}") from None
         params = sc.params
-        if t.set:
-            try:
-                params = apply_overrides(params, dict(t.set), via="[set]")
-            except OverrideError as exc:
-                raise CalibrationError(f"{where}.set.{exc.key}: {exc.problem}") from None
+        for scope, overrides in ((f"{source}: set", spec.set), (f"{where}.set", t.set)):
+            if overrides:
+                try:
+                    params = apply_overrides(params, dict(overrides), via="[set]")
+                except OverrideError as exc:
+                    raise CalibrationError(f"{scope}.{exc.key}: {exc.problem}") from None
         key = sc.name
-        if t.set:
-            key += f"[{hashlib.sha256(repr(sorted(t.set.items())).encode()).hexdigest()[:6]}]"
+        if t.set or spec.set:  # the target's own set alone keeps the key earlier fits recorded
+            both = sorted(t.set.items()) + ([None] + sorted(spec.set.items()) if spec.set else [])
+            key += f"[{hashlib.sha256(repr(both).encode()).hexdigest()[:6]}]"
         if key in scenarios and scenarios[key] != params:
             raise CalibrationError(f"{where}.scenario: two different scenarios are named {sc.name!r}")
         scenarios[key] = params

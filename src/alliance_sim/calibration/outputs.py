@@ -130,7 +130,8 @@ def draw_predictive(ds: xr.Dataset, problem: Problem, rng: np.random.Generator) 
 def predictive_dataset(problem: Problem, draws: list[Draws], client) -> xr.Dataset:
     """Simulate each draw over the whole scenario (on ``client``) and label the results."""
     spec = problem.spec.abc
-    sim = Simulator(problem, spec.replicates, spec.seed + 1)   # fresh model draws, not the fit's
+    replicates = spec.predictive_replicates or spec.replicates
+    sim = Simulator(problem, replicates, spec.seed + 1)   # fresh model draws, not the fit's
     names = problem.parameter_names
     groups = sim.series_groups()
     stats = [o.key for o in problem.observations]
@@ -157,7 +158,7 @@ def predictive_dataset(problem: Problem, draws: list[Draws], client) -> xr.Datas
                    "statistic_first_month": ("statistic", [o.months[0] for o in obs]),
                    "statistic_last_month": ("statistic", [o.months[-1] for o in obs]),
                    "statistic_uncertain": ("statistic", [o.uncertain for o in obs])})
-    return xr.Dataset(data, coords=coords, attrs={"replicates": spec.replicates})
+    return xr.Dataset(data, coords=coords, attrs={"replicates": replicates})
 
 
 def coverage(pred: xr.Dataset, level: float = 0.9) -> pd.DataFrame:
