@@ -1,5 +1,7 @@
 """Parameter sets shared by several test modules."""
 
+import numpy as np
+
 from alliance_sim.model.parameters import Actor, Parameters, ThreatProcess
 
 
@@ -11,3 +13,12 @@ def with_north_korea(p: Parameters) -> Parameters:
                                                  targets={"KOR": 1.0, "JPN": 0.8, "USA": 0.2})
     p.adversary_policy.provoke_base_utility = 0.0
     return p
+
+
+def trajectory(model, read) -> np.ndarray:
+    """(replicates, months + 1): ``read(model.state)`` at the start and after every step to the horizon."""
+    out = [np.array(read(model.state), copy=True)]
+    while not model.finished:
+        model.step()
+        out.append(np.array(read(model.state), copy=True))
+    return np.stack(out, axis=1)

@@ -135,8 +135,8 @@ def test_cli_writes_forecasts_errors_and_plot(tmp_path):
 
 
 def test_set_reaches_every_forecast_year_and_trade_shocks_widen_the_trade_bands(tmp_path):
-    """The same posterior and seed with and without exogenous trade moves: the opinion bands barely move, and
-    every trade point's band widens (without them the shares move only with tariffs and China's choices)."""
+    """The same posterior and seed with and without exogenous trade moves: every trade point's band widens
+    (without them the shares move only with tariffs and China's choices)."""
     post = _posterior(tmp_path / "posterior.nc", ["2017"])
     widths = {}
     for label, extra in (("off", []), ("on", ["--set", "mechanisms.trade_shock_sd=0.007"])):

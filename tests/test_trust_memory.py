@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import trajectory
 
 from alliance_sim.model.calendar import add_months
 from alliance_sim.model.model import AllianceModel
@@ -51,11 +52,7 @@ def _reliability(share: float) -> np.ndarray:
                  TariffStep(month=add_months(START, 14), target="KOR", rate=0.0)]
     m = AllianceModel(p, replicate_ids=np.arange(R), months=MONTHS, collect=False, attribution=False)
     kor = m.compiled.allies.index("KOR")
-    out = [m.state.reliability[:, kor].copy()]
-    while not m.finished:
-        m.step()
-        out.append(m.state.reliability[:, kor].copy())
-    return np.stack(out, axis=1)
+    return trajectory(m, lambda s: s.reliability[:, kor])
 
 
 def test_a_lifted_tariff_leaves_trust_below_the_start_only_with_memory():
