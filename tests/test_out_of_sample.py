@@ -83,6 +83,23 @@ def test_the_error_table_has_a_row_per_series_observable_group_and_overall():
     assert (err[err.group == "opinion"].points == 8).all()
 
 
+def test_the_markdown_tables_carry_the_csv_figures_in_points():
+    fc = _forecasts()
+    fc["uncertain"] = False
+    fc.loc[1, "uncertain"] = True
+    fc.loc[2, "inside_90"] = False
+    md = oos.markdown_tables(fc, oos.error_table(fc)).splitlines()
+    assert "| series | Japan, favourable to the US | 2 | 15.0 | 5.0 | 2/2 |" in md
+    assert "|  | **overall** | 16 | **15.0** | **5.0** | 15/16 |" in md
+    points = [line for line in md if line.startswith("| 20")]
+    assert len(points) == len(fc)
+    assert [int(line[2:6]) for line in points] == sorted(fc.year)      # ordered by year
+    assert "| 2023 | Japan, favourable to the US | 50.0 | 60.0 [0.0, 100.0] | 45.0 (2022) |" in md
+    assert "| 2024 | Japan, favourable to the US | 50.0 * | 70.0 [0.0, 100.0] | 45.0 (2023) |" in md
+    assert "| 2023 | Korea, favourable to the US | 50.0 | 60.0 [0.0, 100.0] ✗ | 45.0 (2022) |" in md
+    assert "| 2025 | Japan, favourable to the US | 50.0 | 60.0 [0.0, 100.0] | – |" in md
+
+
 def test_the_2024_scenario_starts_from_the_2023_data():
     sc = load_scenario("history/election_year_2024")
     p = sc.params
@@ -129,6 +146,8 @@ def test_cli_writes_forecasts_errors_and_plot(tmp_path):
     assert ((fc.model_p05 <= fc.model_median) & (fc.model_median <= fc.model_p95)).all()
     err = pd.read_csv(out / "errors.csv")
     assert err.group.iloc[-1] == "overall" and err.points.iloc[-1] == len(fc)
+    tables = (out / "tables.md").read_text(encoding="utf-8")
+    assert sum(line.startswith("| 20") for line in tables.splitlines()) == len(fc)
     assert (out / "out_of_sample.png").stat().st_size > 10_000
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["fitted_periods"] == ["2017", "2021-03/05"] and manifest["replicates"] == 8

@@ -210,9 +210,51 @@ def out_of_sample(posterior, replicates: int = 400, seed: int | None = None,
     return OutOfSampleResult(fc, error_table(fc), points, fitted)
 
 
+_ALLY_LABELS = {"JPN": "Japan", "KOR": "Korea"}
+_QUANTITY_LABELS = {"favourable_us": "favourable to the US", "favourable_china": "favourable to China",
+                    "export_share_us": "exports to the US", "export_share_china": "exports to China"}
+
+
+def _series_label(quantity: str, ally: str) -> str:
+    what = _QUANTITY_LABELS.get(quantity, quantity)
+    return what if ally == "all" else f"{_ALLY_LABELS.get(ally, ally)}, {what}"
+
+
+def markdown_tables(forecasts: pd.DataFrame, errors: pd.DataFrame) -> str:
+    """The error table and the point-by-point table as Markdown, in percentage points, so that
+    docs/validation.md is pasted from a run rather than typed from one (``tables.md``)."""
+    lines = ["**Mean absolute error**, percentage points (`errors.csv`; \"in 90 %\": points inside the model's "
+             "band):", "", "| group | series | points | model | persistence | in 90 % |", "|---|---|---|---|---|---|"]
+    for e in errors.itertuples(index=False):
+        if e.group in ("series", "observable"):
+            group, label, bold = e.group, _series_label(e.quantity, e.ally), False
+        elif e.group == "year":
+            group, label, bold = "year", str(e.year), False
+        else:
+            group, label, bold = "", str(e.group), True
+        m, p = f"{100 * e.mae_model:.1f}", f"{100 * e.mae_persistence:.1f}"
+        if bold:
+            label, m, p = f"**{label}**", f"**{m}**", f"**{p}**"
+        lines.append(f"| {group} | {label} | {e.points} | {m} | {p} | {e.inside_90}/{e.points} |")
+    lines += ["", "Point by point (`forecasts.csv`; * marked uncertain in the data files; ✗ outside the model's "
+              "90 % band):", "", "| year | series | observed | model median [90 %] | persistence (its year) |",
+              "|---|---|---|---|---|"]
+    order = {q: i for i, q in enumerate(QUANTITIES)}
+    forecasts = forecasts.assign(_q=forecasts.quantity.map(order)).sort_values(["year", "_q", "ally"], kind="stable")
+    for f in forecasts.itertuples(index=False):
+        star = " *" if f.uncertain else ""
+        miss = "" if f.inside_90 else " ✗"
+        pers = "–" if not np.isfinite(float(f.persistence)) else \
+            f"{100 * f.persistence:.1f} ({int(f.persistence_year)})"
+        lines.append(f"| {f.year} | {_series_label(f.quantity, f.ally)} | {100 * f.observed:.1f}{star} | "
+                     f"{100 * f.model_median:.1f} [{100 * f.model_p05:.1f}, {100 * f.model_p95:.1f}]{miss} | "
+                     f"{pers} |")
+    return "\n".join(lines) + "\n"
+
+
 def write(result: OutOfSampleResult, out: str | Path, manifest: dict) -> list[Path]:
-    """``forecasts.csv``, ``errors.csv``, ``out_of_sample.png`` and ``manifest.json`` into a new folder ``out``
-    (written atomically: all or nothing)."""
+    """``forecasts.csv``, ``errors.csv``, ``tables.md``, ``out_of_sample.png`` and ``manifest.json`` into a new
+    folder ``out`` (written atomically: all or nothing)."""
     import json
 
     from alliance_sim.calibration.plots import plot_out_of_sample
@@ -222,7 +264,8 @@ def write(result: OutOfSampleResult, out: str | Path, manifest: dict) -> list[Pa
     with atomic_output(out) as tmp:
         result.forecasts.to_csv(tmp / "forecasts.csv", index=False, float_format="%.6g")
         result.errors.to_csv(tmp / "errors.csv", index=False, float_format="%.6g")
+        (tmp / "tables.md").write_text(markdown_tables(result.forecasts, result.errors), encoding="utf-8")
         fig = plot_out_of_sample(result.forecasts, result.history)
         fig.savefig(tmp / "out_of_sample.png")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
-    return [out / n for n in ("forecasts.csv", "errors.csv", "out_of_sample.png", "manifest.json")]
+    return [out / n for n in ("forecasts.csv", "errors.csv", "tables.md", "out_of_sample.png", "manifest.json")]
