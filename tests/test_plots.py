@@ -215,3 +215,9 @@ def test_plots_survive_a_netcdf_round_trip(ds, tmp_path):
     fig = plots.plot_alignment(back)
     ax = fig.axes[0]
     _assert_events(fig, ax, back)
+
+
+def test_percent_ticks_carry_the_decimals_a_tick_needs():
+    fmt = plots.percent_formatter()
+    assert [fmt(v) for v in (0.0, 0.025, 0.05, 0.075, 0.2, 1.0)] == ["0%", "2.5%", "5%", "7.5%", "20%", "100%"]
+    assert fmt(0.1 + 0.2) == "30%"        # float noise is not shown as 30.000000000000004%

@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter
 
 ACTOR_NAMES = {"USA": "United States", "JPN": "Japan", "KOR": "South Korea", "CHN": "China",
                "PRK": "North Korea", "RUS": "Russia", "TWN": "Taiwan", "AUS": "Australia", "PHL": "Philippines"}
@@ -57,6 +57,12 @@ def escape_mathtext(text: str) -> str:
 def actor_name(code: str) -> str:
     """Display name of an actor id ('KOR' -> 'South Korea'); unknown ids are shown as they are."""
     return ACTOR_NAMES.get(str(code), str(code))
+
+
+def percent_formatter() -> FuncFormatter:
+    """Tick labels for a share in [0, 1] as percentages with the decimals the tick needs and no more
+    ("2.5%", "20%"): rounding to whole percent would label 2.5 % steps "3%", "5%", "8%"."""
+    return FuncFormatter(lambda v, _pos: f"{round(100 * v, 2):g}%")
 
 
 def ally_color(ally: str, position: int = 0) -> str:
@@ -288,7 +294,7 @@ def plot_crossing(ds: xr.Dataset) -> Figure:
     ax.set_xlim(-0.5, len(x) - 0.5 + max(1.0, 0.06 * len(x)))
     top = float(ds.p_crossed.max()) if ds.p_crossed.size else 0.0
     ax.set_ylim(0, max(0.1, min(1.0, top * 1.15 + 0.02)))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(percent_formatter())
     ax.set_ylabel("probability")
     ax.grid(axis="y", color="#e5e5e5", lw=0.6)
     handles, labels = ax.get_legend_handles_labels()
@@ -326,7 +332,7 @@ def plot_compare_crossing(results: Mapping[str, xr.Dataset]) -> Figure:
         _month_axis(ax, first)
         ax.set_xlim(-0.5, n - 0.5 + max(1.5, 0.1 * n))
         ax.set_ylim(0, max(0.1, min(1.0, top * 1.15 + 0.02)))
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_formatter(percent_formatter())
         ax.grid(axis="y", color="#e5e5e5", lw=0.6)
         if i == 0:
             ax.set_ylabel("probability of having crossed")
@@ -419,7 +425,7 @@ def plot_decisions(ds: xr.Dataset) -> Figure:
             ax.stackplot(x, *[da.sel({odim: o}).values for o in options], colors=colors, labels=labels,
                          alpha=0.9, lw=0)
             ax.set_ylim(0, max(0.05, min(1.0, top * 1.15 + 0.01)))
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+            ax.yaxis.set_major_formatter(percent_formatter())
             ax.set_title(title, loc="left", fontsize=10.5, fontweight="bold")
             ax.grid(axis="y", color="#e5e5e5", lw=0.6)
             _mark_events(ax, ds, numbers=(r == 0))
@@ -608,7 +614,7 @@ def plot_observables(ds: xr.Dataset, points=None) -> Figure:
                             label=f"observed: {who}")
             _mark_events(ax, ds, numbers=(r == 0))
             ax.set_ylim(0, 1 if r == 0 else 0.4)  # export shares sit near 20 %: a 0–40 % axis shows them
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+            ax.yaxis.set_major_formatter(percent_formatter())
             ax.grid(axis="y", color="#e5e5e5", lw=0.6)
             if r == 0:
                 ax.set_title(actor_name(ally), loc="left", fontweight="bold")

@@ -8,7 +8,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from alliance_sim.calibration.outputs import final, weighted_quantile
-from alliance_sim.plots import _RC, actor_name, month_axis
+from alliance_sim.plots import _RC, actor_name, month_axis, percent_formatter
 
 POSTERIOR = "#2b5c9e"
 PRIOR = "#9a9a9a"
@@ -193,16 +193,17 @@ def plot_predictive(pred: xr.Dataset, level: float = 0.9) -> Figure:
             ax.legend(loc="best", fontsize=8)
     for ax in axes[n:]:
         ax.set_axis_off()
-    fig.suptitle(f"Posterior predictive vs observed ({int(pred.attrs.get('replicates', 0))} replicates per "
+    reps = int(pred.attrs.get("replicates", 0))
+    fig.suptitle(f"Posterior predictive vs observed ({reps} replicate{'' if reps == 1 else 's'} per "
                  "simulation; open circles: uncertain observations)")
     return fig
 
 
 def _percent_if_share(var: str):
-    from matplotlib.ticker import FuncFormatter, PercentFormatter
+    from matplotlib.ticker import FuncFormatter
 
     if "share" in var or "favourable" in var:
-        return PercentFormatter(1.0, decimals=0)
+        return percent_formatter()
     return FuncFormatter(lambda v, _: f"{v:g}")
 
 
@@ -216,7 +217,6 @@ def plot_out_of_sample(forecasts, history, first_year: int = 2016) -> Figure:
     series (the fit's years and before on a line, the forecast years as large markers), the model's
     posterior-predictive median and 90 % band at each forecast point, and persistence (the last value before
     the forecast year) as a cross; the forecast years shaded."""
-    from matplotlib.ticker import PercentFormatter
 
     from alliance_sim.plots import ally_color
 
@@ -251,7 +251,7 @@ def plot_out_of_sample(forecasts, history, first_year: int = 2016) -> Figure:
         ax.set_title(_OOS_TITLES[q])
         ax.set_xlim(first_year - 0.5, last + 0.5)
         ax.set_xticks(range(first_year, last + 1, 1 if last - first_year <= 10 else 2))
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_formatter(percent_formatter())
         ax.grid(axis="y", color="#dddddd", lw=0.6)
     from matplotlib.lines import Line2D
 

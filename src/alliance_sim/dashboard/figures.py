@@ -15,7 +15,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch
-from matplotlib.ticker import PercentFormatter
 
 from alliance_sim.plots import (
     BEIJING_FILL,
@@ -25,6 +24,7 @@ from alliance_sim.plots import (
     escape_mathtext,
     month_axis,
     month_tick_label,
+    percent_formatter,
 )
 
 COHESION_COLOR = "#5a4e8c"  # plots.plot_cohesion's
@@ -133,7 +133,7 @@ class Overview(BlitChart):
                 ax.legend([Patch(color=color, alpha=0.15), Patch(color=color, alpha=0.45),
                            Line2D([], [], color=color, lw=2.2)], ["90% band", "50% band", "median"],
                           loc="lower right", fontsize=8, frameon=False, ncols=3)
-        self.crossing.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        self.crossing.yaxis.set_major_formatter(percent_formatter())
         self.crossing.set_title("P(has crossed to Beijing's side)", loc="left", fontweight="bold", fontsize=11)
         self.crossing.legend([Line2D([], [], color=ally_color(a, i), lw=2.2) for i, a in enumerate(allies)],
                              [actor_name(a) for a in allies], loc="upper left", bbox_to_anchor=(0.0, 0.9),
