@@ -96,7 +96,7 @@ def test_the_markdown_tables_carry_the_csv_figures_in_points():
     assert [int(line[2:6]) for line in points] == sorted(fc.year)      # ordered by year
     assert "| 2023 | Japan, favourable to the US | 50.0 | 60.0 [0.0, 100.0] | 45.0 (2022) |" in md
     assert "| 2024 | Japan, favourable to the US | 50.0 * | 70.0 [0.0, 100.0] | 45.0 (2023) |" in md
-    assert "| 2023 | Korea, favourable to the US | 50.0 | 60.0 [0.0, 100.0] ✗ | 45.0 (2022) |" in md
+    assert "| 2023 | South Korea, favourable to the US | 50.0 | 60.0 [0.0, 100.0] ✗ | 45.0 (2022) |" in md
     assert "| 2025 | Japan, favourable to the US | 50.0 | 60.0 [0.0, 100.0] | – |" in md
 
 

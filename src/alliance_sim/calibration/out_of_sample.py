@@ -210,14 +210,15 @@ def out_of_sample(posterior, replicates: int = 400, seed: int | None = None,
     return OutOfSampleResult(fc, error_table(fc), points, fitted)
 
 
-_ALLY_LABELS = {"JPN": "Japan", "KOR": "Korea"}
 _QUANTITY_LABELS = {"favourable_us": "favourable to the US", "favourable_china": "favourable to China",
                     "export_share_us": "exports to the US", "export_share_china": "exports to China"}
 
 
 def _series_label(quantity: str, ally: str) -> str:
+    from alliance_sim.plots import actor_name
+
     what = _QUANTITY_LABELS.get(quantity, quantity)
-    return what if ally == "all" else f"{_ALLY_LABELS.get(ally, ally)}, {what}"
+    return what if ally == "all" else f"{actor_name(ally)}, {what}"
 
 
 def markdown_tables(forecasts: pd.DataFrame, errors: pd.DataFrame) -> str:

@@ -8,7 +8,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from alliance_sim.calibration.outputs import final, weighted_quantile
-from alliance_sim.plots import _RC, actor_name, month_axis, percent_formatter
+from alliance_sim.plots import _RC, actor_name, ally_color, month_axis, percent_formatter
 
 POSTERIOR = "#2b5c9e"
 PRIOR = "#9a9a9a"
@@ -217,9 +217,6 @@ def plot_out_of_sample(forecasts, history, first_year: int = 2016) -> Figure:
     series (the fit's years and before on a line, the forecast years as large markers), the model's
     posterior-predictive median and 90 % band at each forecast point, and persistence (the last value before
     the forecast year) as a cross; the forecast years shaded."""
-
-    from alliance_sim.plots import ally_color
-
     quantities = list(_OOS_TITLES)
     fig = Figure(figsize=(12.5, 8.2), dpi=100, layout="constrained")
     axes = fig.subplots(2, 2).ravel()
