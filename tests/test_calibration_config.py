@@ -96,6 +96,10 @@ def test_the_file_level_set_reaches_every_target_and_a_target_set_wins(tmp_path)
     sds = sorted(params.mechanisms.trade_shock_sd for params in p.scenarios.values())
     assert sds == [0.002, 0.007]  # two scenarios now: the second target's own set differs
     assert all(params.mechanisms.trade_shock_persistence == 0.9 for params in p.scenarios.values())
+    # plots name each scenario by what was changed, not by the hash its statistic keys carry
+    assert sorted(p.scenario_titles.values()) == [
+        f"present_2026 with trade_shock_persistence = 0.9, trade_shock_sd = {sd}" for sd in ("0.002", "0.007")]
+    assert all("[" in key for key in p.scenario_titles)
 
 
 def test_missing_and_broken_files(tmp_path):

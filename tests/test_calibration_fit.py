@@ -24,6 +24,7 @@ import xarray as xr  # noqa: E402
 from alliance_sim.calibration.config import Observation, load_calibration  # noqa: E402
 from alliance_sim.calibration.fit import DB_NAME, completed_generations, run_abc  # noqa: E402
 from alliance_sim.calibration.outputs import final, parameter_summary, posterior_dataset  # noqa: E402
+from alliance_sim.calibration.plots import plot_predictive  # noqa: E402
 from alliance_sim.calibration.run import calibrate  # noqa: E402
 from alliance_sim.calibration.sampler import SerialClient  # noqa: E402
 from alliance_sim.calibration.simulate import Simulator  # noqa: E402
@@ -116,7 +117,10 @@ def test_posterior_file_round_trip_and_products(tmp_path):
         # the prior-predictive band of the fitted series is wider than the posterior's
         width = {k: float(pred[f"{k}_series_0"].quantile(0.95, f"{k}_draw").max()
                           - pred[f"{k}_series_0"].quantile(0.05, f"{k}_draw").min()) for k in ("prior", "posterior")}
+        titles = [ax.get_title() for ax in plot_predictive(pred.load()).axes if ax.get_title()]
     assert width["posterior"] < width["prior"]
+    assert titles == ["Japan: share of exports to the US (present_2026)",
+                      "South Korea: share of exports to China (present_2026)"]
 
 
 def _env():

@@ -13,6 +13,7 @@ pytest.importorskip("pyabc")
 
 from alliance_sim import observed  # noqa: E402
 from alliance_sim.calibration.config import CalibrationError, load_calibration  # noqa: E402
+from alliance_sim.calibration.priors import prior_rv  # noqa: E402
 from alliance_sim.calibration.simulate import Simulator, theta_seed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +110,25 @@ def test_the_tariff_weight_moves_the_side_statistic_the_record_constrains(tmp_pa
     low = sim({"mechanisms.tariff_weight": 0.0})["KOR:p_beijing_side@2026-01/07"]
     high = sim({"mechanisms.tariff_weight": 1.2})["KOR:p_beijing_side@2026-01/07"]
     assert high > low + 0.1, (low, high)
+
+
+def test_one_history_bands_take_the_first_replicate_and_keep_shares_over_all(tmp_path):
+    """``abc.predictive_history = "one"``: a poll series is the first replicate's history — bit-identical to a
+    one-replicate run with the same seed, since a replicate's draws do not depend on how many run beside it —
+    while the share of runs on Beijing's side still counts every replicate."""
+    problem = load_calibration(ROOT / "calibrations" / "present_record.toml")
+    sim = Simulator(problem, 6, seed=11)
+    theta = {p.name: float(prior_rv(problem, p.name).ppf(0.5)) for p in problem.spec.parameters}
+    theta["mechanisms.tariff_weight"] = 1.1   # strong strain: Korea crosses in some replicates
+    one = sim.series(theta, one_history=True)["present_2026"]
+    alone = sim.series(theta, replicates=1)["present_2026"]
+    mean = sim.series(theta)["present_2026"]
+    np.testing.assert_array_equal(one["favourable_us_mean"], alone["favourable_us_mean"])
+    np.testing.assert_array_equal(one["p_beijing_side"], mean["p_beijing_side"])
+    assert not np.array_equal(one["favourable_us_mean"], mean["favourable_us_mean"])
+    kor = one["allies"].index("KOR")
+    assert 0 < mean["p_beijing_side"][-1, kor] < 1   # the shares are not those of the single history
+    assert problem.spec.abc.predictive_history == "one"
 
 
 def test_the_shipped_present_record_calibration_resolves():

@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -125,6 +125,11 @@ class AbcSpec(_Strict):
     # Replicates averaged per predictive draw (default: ``replicates``, the fit's statistic).  1 compares one
     # simulated world with the one observed history, so the band carries the model's chance in full.
     predictive_replicates: int | None = Field(None, ge=1, le=100_000)
+    # What a predictive draw shows of a per-history series (polls, trade shares, ties): "mean", the mean over
+    # its replicates (the fit's statistic); "one", its first replicate alone — one simulated world against the
+    # one observed history — while the shares of runs (p_beijing_side, p_crossed, p_tie_negative) still count
+    # every replicate, so a calibration with both kinds of target gets honest bands for each.
+    predictive_history: Literal["mean", "one"] = "mean"
 
 
 class ClusterSpec(_Strict):
@@ -180,6 +185,7 @@ class Problem:
     scenario_labels: dict[str, list[str]]  # name -> month labels of the whole scenario
     observations: list[Observation]
     bounds: dict[str, tuple[float, float]]  # parameter -> prior support
+    scenario_titles: dict[str, str] = field(default_factory=dict)  # name -> how a plot title names it
 
     @property
     def parameter_names(self) -> list[str]:
@@ -190,11 +196,24 @@ class Problem:
         d = self.spec.model_dump(mode="json", exclude={"cluster": True, "name": True, "description": True,
                                                         "abc": {"generations", "minimum_epsilon",
                                                                 "min_acceptance_rate", "max_simulations",
-                                                                "predictive_draws", "predictive_replicates"}})
+                                                                "predictive_draws", "predictive_replicates",
+                                                                "predictive_history"}})
         d["scenarios"] = {k: hashlib.sha256(v.model_dump_json().encode()).hexdigest()[:16]
                           for k, v in sorted(self.scenarios.items())}
         d["observed"] = [(o.key, o.value) for o in self.observations]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _scenario_title(name: str, settings: dict[str, Any]) -> str:
+    """How a plot names a target's scenario: the file's name and what the calibration changes in it (the
+    statistic keys carry a short hash of the settings instead, which a reader cannot decode)."""
+    if not settings:
+        return name
+    if len(settings) > 2:
+        return f"{name} with {len(settings)} settings changed"
+    shown = ", ".join(f"{k.rsplit('.', 1)[-1]} = {v:g}" if isinstance(v, int | float) and not isinstance(v, bool)
+                      else f"{k.rsplit('.', 1)[-1]} = {v}" for k, v in sorted(settings.items()))
+    return f"{name} with {shown}"
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -376,6 +395,7 @@ def resolve(spec: CalibrationSpec, source: str = "calibration", base_dir: str | 
     scenarios: dict[str, Parameters] = {}
     labels: dict[str, list[str]] = {}
     target_keys: list[str] = []
+    titles: dict[str, str] = {}
     for i, t in enumerate(spec.targets):
         where = f"{source}: targets.{i}"
         local = Path(base_dir) / t.scenario
@@ -391,12 +411,14 @@ def resolve(spec: CalibrationSpec, source: str = "calibration", base_dir: str | 
                 except OverrideError as exc:
                     raise CalibrationError(f"{scope}.{exc.key}: {exc.problem}") from None
         key = sc.name
+        titles_key = _scenario_title(sc.name, {**dict(spec.set), **dict(t.set)})
         if t.set or spec.set:  # the target's own set alone keeps the key earlier fits recorded
             both = sorted(t.set.items()) + ([None] + sorted(spec.set.items()) if spec.set else [])
             key += f"[{hashlib.sha256(repr(both).encode()).hexdigest()[:6]}]"
         if key in scenarios and scenarios[key] != params:
             raise CalibrationError(f"{where}.scenario: two different scenarios are named {sc.name!r}")
         scenarios[key] = params
+        titles[key] = titles_key
         target_keys.append(key)
         labels[key] = list(month_labels(params.simulation.start, params.simulation.months))
         if t.pair is not None:
@@ -468,7 +490,7 @@ def resolve(spec: CalibrationSpec, source: str = "calibration", base_dir: str | 
                                    f"{labels[key][0]}..{labels[key][-1]}")
         if spec.abc.distance == "standardised" and t.sd is None:
             raise CalibrationError(f"{where}.sd: required by abc.distance = 'standardised'")
-    return Problem(spec, source, scenarios, labels, observations, bounds)
+    return Problem(spec, source, scenarios, labels, observations, bounds, titles)
 
 
 def load_calibration(path: str | Path) -> Problem:

@@ -137,7 +137,8 @@ def predictive_dataset(problem: Problem, draws: list[Draws], client) -> xr.Datas
     stats = [o.key for o in problem.observations]
     data: dict = {}
     coords: dict = {"parameter": names, "statistic": stats,
-                    "group": [f"{s}:{v}:{a}" for s, v, a in groups]}
+                    "group": [f"{s}:{v}:{a}" for s, v, a in groups],
+                    "group_scenario_title": ("group", [problem.scenario_titles.get(s, s) for s, _, _ in groups])}
     for d in draws:
         futs = [client.submit(_predict_one, sim, dict(zip(names, map(float, row), strict=True)))
                 for row in d.theta]
@@ -158,7 +159,7 @@ def predictive_dataset(problem: Problem, draws: list[Draws], client) -> xr.Datas
                    "statistic_first_month": ("statistic", [o.months[0] for o in obs]),
                    "statistic_last_month": ("statistic", [o.months[-1] for o in obs]),
                    "statistic_uncertain": ("statistic", [o.uncertain for o in obs])})
-    return xr.Dataset(data, coords=coords, attrs={"replicates": replicates})
+    return xr.Dataset(data, coords=coords, attrs={"replicates": replicates, "history": spec.predictive_history})
 
 
 def coverage(pred: xr.Dataset, level: float = 0.9) -> pd.DataFrame:

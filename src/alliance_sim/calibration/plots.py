@@ -187,15 +187,20 @@ def plot_predictive(pred: xr.Dataset, level: float = 0.9) -> Figure:
         ax.errorbar([], [], yerr=[], color="#222222", capsize=3, label=f"statistic's {level:.0%} interval")
         month_axis(ax, months)
         who = " – ".join(actor_name(a) for a in ally.split("-"))   # an ally, or a pair 'JPN-KOR'
-        ax.set_title(f"{who}: {_VARIABLE_TITLES.get(var, var)} ({scen})")
+        if "group_scenario_title" in pred.coords:   # files written before the titles were stored show the key
+            scen = str(pred.group_scenario_title.values[gi])
+        title = f"{who}: {_VARIABLE_TITLES.get(var, var)}"
+        ax.set_title(f"{title}{' ' if len(title) + len(scen) < 58 else chr(10)}({scen})")
         ax.yaxis.set_major_formatter(_percent_if_share(var))
         if gi == 0:
             ax.legend(loc="best", fontsize=8)
     for ax in axes[n:]:
         ax.set_axis_off()
     reps = int(pred.attrs.get("replicates", 0))
-    fig.suptitle(f"Posterior predictive vs observed ({reps} replicate{'' if reps == 1 else 's'} per "
-                 "simulation; open circles: uncertain observations)")
+    per = f"{reps} replicate{'' if reps == 1 else 's'} per simulation"
+    if pred.attrs.get("history") == "one" and reps > 1:
+        per = f"one simulated history per draw; shares of runs over {reps} replicates"
+    fig.suptitle(f"Posterior predictive vs observed ({per}; open circles: uncertain observations)")
     return fig
 
 

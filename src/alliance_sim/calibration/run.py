@@ -54,7 +54,8 @@ def prepare_folder(problem: Problem, path: Path, out: Path, resume: bool) -> Non
         if saved.get("definition_hash") != problem.definition_hash():
             raise CalibrationError(f"{out}: made by a different calibration (hash {saved.get('definition_hash')} != "
                                    f"{problem.definition_hash()}); only abc.generations, minimum_epsilon, "
-                                   "min_acceptance_rate, max_simulations, predictive_draws, predictive_replicates and "
+                                   "min_acceptance_rate, max_simulations, predictive_draws, predictive_replicates, "
+                                   "predictive_history and "
                                    "[cluster] may change on --resume; use a new --out")
         return
     if (out / DB_NAME).exists():

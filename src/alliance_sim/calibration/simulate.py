@@ -63,10 +63,12 @@ class Simulator:
             self.horizon[o.scenario] = max(self.horizon.get(o.scenario, 1), last)
 
     def series(self, theta: Mapping[str, float], months: dict[str, int] | None = None,
-               replicates: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+               replicates: int | None = None, one_history: bool = False) -> dict[str, dict[str, np.ndarray]]:
         """``{scenario: {variable: (months, allies) replicate means}}`` at ``θ``: the model stepped with
         ``AllianceModel`` and only the observed series read each month (``summaries.series_values``, the
-        values whose means ``results.to_dataset`` labels ``<series>_mean``) — no histograms, no dataset."""
+        values whose means ``results.to_dataset`` labels ``<series>_mean``) — no histograms, no dataset.
+        ``one_history``: those series are the first replicate's values instead of the means (the shares of
+        runs still count every replicate)."""
         from alliance_sim.model.model import AllianceModel
         from alliance_sim.overrides import apply_overrides
         from alliance_sim.summaries import series_values
@@ -94,6 +96,8 @@ class Simulator:
                         got[v][t] = ever.mean(axis=0)
                     elif v == "p_tie_negative":
                         got[v][t] = (series_values("tie", c, model.state) < 0).mean(axis=0)
+                    elif one_history:
+                        got[v][t] = series_values(v.removesuffix("_mean"), c, model.state)[0]
                     else:
                         got[v][t] = series_values(v.removesuffix("_mean"), c, model.state).mean(axis=0)
             model.state = model.sim = None
@@ -134,6 +138,6 @@ class Simulator:
     def predictive(self, theta: Mapping[str, float]) -> tuple[dict[str, float], dict[tuple, np.ndarray]]:
         """(statistics, monthly series of each group over the whole scenario) at ``θ``."""
         full = {k: len(v) for k, v in self.problem.scenario_labels.items()}
-        runs = self.series(theta, months=full)
+        runs = self.series(theta, months=full, one_history=self.problem.spec.abc.predictive_history == "one")
         series = {g: runs[g[0]][g[1]][:, _column(runs[g[0]], g[1], g[2])].copy() for g in self.series_groups()}
         return self.statistics(runs), series
