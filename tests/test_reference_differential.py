@@ -67,6 +67,7 @@ def events_params() -> Parameters:
         ScriptedEvent(month="2025-10", kind="tie", targets=["JPN", "KOR"], magnitude=-0.3),  # a dispute
         ScriptedEvent(month="2026-04", kind="tie", targets=["CHN", "KOR"], magnitude=0.2),  # a summit
     ]
+    p.mechanisms.tie_event_persistent_share = 0.8  # the pairs remember them (0 by default)
     return p
 
 

@@ -35,7 +35,7 @@ KNOCKOUT_TERMS: dict[str, tuple[str, ...]] = {
     "china": ("inducement_impulse", "coercion_impulse", "coercion_push"),
     "ally_choices": ("concession_impulse", "hedge_impulse", "retaliation_impulse", "chip_impulse",
                      "accommodation_impulse"),
-    "direct_events": ("tie_events",),
+    "direct_events": ("tie_events", "tie_event_memory"),
     "noise": ("tie_noise",),
 }
 assert set(KNOCKOUT_TERMS) == set(DRIVER_GROUPS)

@@ -192,6 +192,8 @@ def plot_predictive(pred: xr.Dataset, level: float = 0.9) -> Figure:
         title = f"{who}: {_VARIABLE_TITLES.get(var, var)}"
         ax.set_title(f"{title}{' ' if len(title) + len(scen) < 58 else chr(10)}({scen})")
         ax.yaxis.set_major_formatter(_percent_if_share(var))
+        if var in _SHARE_OF_RUNS:  # a share of runs: the whole range, so that 0 % reads as 0 % of runs
+            ax.set_ylim(-0.03, 1.03)
         if gi == 0:
             ax.legend(loc="best", fontsize=8)
     for ax in axes[n:]:
@@ -200,14 +202,18 @@ def plot_predictive(pred: xr.Dataset, level: float = 0.9) -> Figure:
     per = f"{reps} replicate{'' if reps == 1 else 's'} per simulation"
     if pred.attrs.get("history") == "one" and reps > 1:
         per = f"one simulated history per draw; shares of runs over {reps} replicates"
-    fig.suptitle(f"Posterior predictive vs observed ({per}; open circles: uncertain observations)")
+    head, tail = "Posterior predictive vs observed", f"({per}; open circles: uncertain observations)"
+    fig.suptitle(f"{head} {tail}" if len(head) + len(tail) < 50 * cols else f"{head}\n{tail}")
     return fig
+
+
+_SHARE_OF_RUNS = ("p_beijing_side", "p_crossed", "p_tie_negative")
 
 
 def _percent_if_share(var: str):
     from matplotlib.ticker import FuncFormatter
 
-    if "share" in var or "favourable" in var:
+    if "share" in var or "favourable" in var or var in _SHARE_OF_RUNS:
         return percent_formatter()
     return FuncFormatter(lambda v, _: f"{v:g}")
 

@@ -60,7 +60,7 @@ TIE_FORCE_GROUPS = 4  # of those, the ones tie_drivers computes (balance is the 
 #   n actors, A allies, S threat sources, K threat processes, D adversaries, N citizens per ally (≥ 1),
 #   Q pairs of actors (i < j, in the order of the tie noise draws).
 STATE = (
-    ("ties", "n n"), ("intercept", "n n"), ("stock", "n S"),
+    ("ties", "n n"), ("intercept", "n n"), ("tie_memory", "Q"), ("stock", "n S"),
     ("tariff_offset", "A"), ("demand_offset", "A"), ("effort", "A"), ("latent", "A"), ("trust_scar", "A"),
     ("exports_us", "A"), ("exports_cn", "A"), ("trade_shock_us", "A"), ("trade_shock_cn", "A"),
     ("orientation", "A"), ("chip_used", "A"), ("bonus_left", "A"),

@@ -400,7 +400,8 @@ class ScriptedEvent(Strict):
         "`magnitude` (logit units) to perceived reliability; leader: sets `orientation`; "
         "inducement/coercion: China acts on the targets as if it had chosen to; tie: a direct event between "
         "the two targets (a dispute, export controls, a summit) moves their tie by `magnitude` (tie units, "
-        "-1..1) that month, after which the tie relaxes as after any impulse.",
+        "-1..1) that month, after which the tie relaxes as after any impulse, less what the pair remembers "
+        "(mechanisms.tie_event_persistent_share).",
     )
     targets: list[str] = P([], "actor ids", "scenario choice", "Who is affected.")
     magnitude: float = P(
@@ -476,6 +477,27 @@ class Mechanisms(Strict):
         "(1 - reliability of the patron).",
         ge=0,
         le=20,
+    )
+    tie_event_persistent_share: float = P(
+        0.0,
+        "logit units per unit of event size",
+        "the Japan-Korea measures of 2019 (export controls, white-list removals) stayed in force until March "
+        "2023 (decisions.csv), and disputes over history outlast their incidents (Cha 1999; Glosserman & "
+        "Snyder 2015, The Japan-South Korea Identity Clash); off until calibrated",
+        "Share of a direct event between two actors (a dispute, export controls, a summit) that the pair "
+        "remembers: it moves the tie's target as well as the tie, so the tie does not relax back once the "
+        "event has passed. 0: every direct event is an impulse only.",
+        ge=0,
+        le=3,
+    )
+    tie_event_heal_rate: float = P(
+        0.015,
+        "1 / month",
+        "assumption: a half-life of about four years, the time the 2019 Japan-Korea measures stayed in force "
+        "(July 2019 to March 2023)",
+        "Fraction of a pair's remembered events that fades each month.",
+        ge=0,
+        le=1,
     )
     tariff_weight: float = P(
         0.4,

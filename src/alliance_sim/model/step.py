@@ -64,7 +64,7 @@ TERM = IntEnum("TERM", [
     "citizen_conformity", "citizen_anchor", "citizen_noise", "tariff_nationalism", "threat_rally",
     "coercion_backlash", "inducement_appeal", "elections", "leader_events", "threat_events", "quasi_alliance",
     "tie_events", "concession_relief", "trust_memory", "accommodation_impulse", "accommodation_relief",
-    "trade_shocks",
+    "trade_shocks", "tie_event_memory",
 ], start=0)
 
 # The structure of the model (actor indices, which sources are actors, group sensitivities, modes …).
@@ -91,6 +91,13 @@ def balance_pressure(Z, o, n, i, j, m):
 def tie_target(intercept, balance_weight, balance, drivers):
     """T*_ij = tanh(c_ij + κ·B_ij + D_ij): where the tie would settle if today's forces persisted."""
     return fastmath.tanh(intercept + balance_weight * balance + drivers)
+
+
+@term
+def tie_event_memory(memory, heal_rate, persistent_share, event):
+    """M ← (1 − h)·M + s·(this month's direct events): what a pair keeps of its disputes and summits, added
+    to the tie's target, so that a dispute outlasts its month instead of relaxing away."""
+    return (1.0 - heal_rate) * memory + persistent_share * event
 
 
 @term
@@ -535,15 +542,16 @@ def cohesion(Z, T, n, pairs, m):
 
 # ================================================================================ driver attribution
 @term
-def attribute_tie_change(Z, Ly, drv_groups, ij, nn, p, m, rate, balance_now, target, old, own, china, event, noise,
-                         new):
+def attribute_tie_change(Z, Ly, drv_groups, ij, nn, p, m, rate, balance_now, target, remembered, old, own, china,
+                         event, noise, new):
     """Each group's share of pair p's change since the start, updated for one month (docs/model.md §8.1).
 
     The tie follows T' = T + r(T* − T) + impulses + noise, linear in T: so with T = T0 + Σ_g d_g each group's
     share obeys the same relaxation, d_g' = (1 − r)·d_g + (its push this month), and the shares add up to
     T − T0 exactly.  The target's move since the start, T* − T*0, is split among the force groups in
     proportion to each group's change of force since the start (exact for one group, a secant split for
-    several: interactions are shared out pro rata; knock-outs measure them).  The noise group also takes the
+    several: interactions are shared out pro rata; knock-outs measure them), except its part ``remembered``
+    that the pair's memory of direct events adds, which is theirs.  The noise group also takes the
     ±TIE_LIMIT clip and any gap between the start tie and its target."""
     keep = 1.0 - rate
     sh = Ly.driver_share + p * N_DRIVERS
@@ -553,7 +561,7 @@ def attribute_tie_change(Z, Ly, drv_groups, ij, nn, p, m, rate, balance_now, tar
         total += drv_groups[g * nn + ij, m] - Z[f0 + g, m]
     total += balance_now - Z[f0 + DRV.balance, m]
     target0 = Z[Ly.target0 + p, m]
-    move = target - target0
+    move = target - remembered - target0
     # a vanishing total change of force: the slope of tanh at the start (the split of a move of ~0)
     ratio = move / total if abs(total) > 1e-9 else 1.0 - target0 * target0
     for g in range(TIE_FORCE_GROUPS):
@@ -561,7 +569,7 @@ def attribute_tie_change(Z, Ly, drv_groups, ij, nn, p, m, rate, balance_now, tar
     Z[sh + DRV.balance, m] = keep * Z[sh + DRV.balance, m] + rate * ratio * (balance_now - Z[f0 + DRV.balance, m])
     Z[sh + DRV.china, m] = keep * Z[sh + DRV.china, m] + china
     Z[sh + DRV.ally_choices, m] = keep * Z[sh + DRV.ally_choices, m] + own
-    Z[sh + DRV.direct_events, m] = keep * Z[sh + DRV.direct_events, m] + event
+    Z[sh + DRV.direct_events, m] = keep * Z[sh + DRV.direct_events, m] + event + rate * remembered
     raw = old + rate * (target - old) + (own + china + event) + noise
     rest = rate * (move - ratio * total) + rate * (target0 - Z[Ly.tie0 + p, m]) + (new - raw)
     Z[sh + DRV.noise, m] = keep * Z[sh + DRV.noise, m] + noise + rest
@@ -1090,18 +1098,23 @@ def transition(Z, Ly, sz, P, V, MK, MD, Dr, keys, prow, sch, st, t, W, Wk):
                 sd = on[TERM.tie_noise] * P[F.tie_noise_sd, m]
                 noise = sd * Dr[o_tie + p, m] if (sd > 0 and n_pairs > 0) else 0.0
                 bw = on[TERM.balance] * P[F.balance_weight, m]
-                tgt = tie_target(Z[Ly.intercept + i * n + j, m], bw, B[i * n + j, m], drv[i * n + j, m])
                 own = J[i * n + j, m] + J[j * n + i, m]
                 china = Jc[i * n + j, m] + Jc[j * n + i, m]
                 event = on[TERM.tie_events] * sch.ev_tie[srow(vs, 9, prow[m]), t, i, j]
+                mem = tie_event_memory(Z[Ly.tie_memory + p, m], P[F.tie_event_heal_rate, m],
+                                       on[TERM.tie_event_memory] * P[F.tie_event_persistent_share, m], event)
+                Z[Ly.tie_memory + p, m] = mem
+                tgt = tie_target(Z[Ly.intercept + i * n + j, m] + mem, bw, B[i * n + j, m], drv[i * n + j, m])
                 old = Z[T + i * n + j, m]
                 rate = P[F.tie_adjustment_rate, m]
                 x = tie_update(old, rate, tgt, own + china + event, noise)
                 Z[T + i * n + j, m] = x
                 Z[T + j * n + i, m] = x
                 if st.attribution:
+                    remembered = tgt - tie_target(Z[Ly.intercept + i * n + j, m], bw, B[i * n + j, m],
+                                                  drv[i * n + j, m])
                     attribute_tie_change(Z, Ly, drv_groups, i * n + j, n * n, p, m, rate, bw * B[i * n + j, m],
-                                         tgt, old, own, china, event, noise, x)
+                                         tgt, remembered, old, own, china, event, noise, x)
             p += 1
 
     # ---- what the month leaves: alignment, cohesion, crossing, the choices as last month's

@@ -98,6 +98,7 @@ class ReferenceModel(mesa.Model):
         bw = params.mechanisms.balance_weight
         self.intercept = [[0.0 if i == j else math.atanh(min(max(self.ties[i][j], -TIE_LIMIT), TIE_LIMIT))
                            - bw * balance[i][j] - drivers[i][j] for j in range(c.n)] for i in range(c.n)]
+        self.tie_memory = [[0.0] * c.n for _ in range(c.n)]  # what each pair keeps of its direct events
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.datacollector.collect(self)
 
@@ -344,7 +345,11 @@ class ReferenceModel(mesa.Model):
                 + cpol.coercion_tie_impulse * (cn == "coerce"))
         for i in range(n):  # direct events between two actors (a dispute, export controls, a summit)
             for j in range(n):
-                impulse[i][j] += float(c.ev_tie[t, i, j])
+                event = float(c.ev_tie[t, i, j])
+                impulse[i][j] += event
+                # the pair's memory of them, which moves the tie's target too
+                self.tie_memory[i][j] = ((1.0 - m.tie_event_heal_rate) * self.tie_memory[i][j]
+                                         + m.tie_event_persistent_share * event)
         noise = [[0.0] * n for _ in range(n)]
         if m.tie_noise_sd > 0 and c.pairs:
             u = rng.uniforms(self.keys, t, rng.STREAM_TIE_NOISE, 2 * len(c.pairs))[0]
@@ -355,7 +360,8 @@ class ReferenceModel(mesa.Model):
             for j in range(n):
                 if i == j:
                     continue
-                target = math.tanh(self.intercept[i][j] + m.balance_weight * balance[i][j] + drivers[i][j])
+                target = math.tanh(self.intercept[i][j] + self.tie_memory[i][j] + m.balance_weight * balance[i][j]
+                                   + drivers[i][j])
                 x = (old_ties[i][j] + m.tie_adjustment_rate * (target - old_ties[i][j]) + impulse[i][j]
                      + noise[i][j])
                 self.ties[i][j] = min(max(x, -TIE_LIMIT), TIE_LIMIT)
